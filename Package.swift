@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "biometrics-realtime",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "biometricsctl", targets: ["biometricsctl"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "Redis", targets: ["Redis"]),
+        .library(name: "Messages", targets: ["Messages"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+    ],
+    targets: [
+        // C libraries, reached only through the Kafka and Redis targets.
+        .systemLibrary(
+            name: "CRdKafka", path: "Shared/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "CHiredis", path: "Shared/CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]),
+
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/Kafka"),
+        .target(
+            name: "Redis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Redis"),
+        .target(name: "Messages", path: "Shared/Messages"),
+        .target(
+            name: "Auth",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
+            path: "Shared/Auth"),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "Kafka", "Messages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Runtime"),
+
+        .executableTarget(
+            name: "biometricsctl",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Auth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/biometricsctl"),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["Kafka"],
+            path: "Tests/TestSupport"),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
+        .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Kafka", "Messages", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
