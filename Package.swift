@@ -71,7 +71,6 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Kafka"],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
