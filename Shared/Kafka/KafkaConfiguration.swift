@@ -1,0 +1,48 @@
+/// Settings shared by every Kafka client: where the brokers are and any librdkafka property.
+public struct KafkaConfiguration: Sendable {
+    /// `bootstrap.servers`, e.g. `127.0.0.1:9092`.
+    public var bootstrapServers: String
+    /// `client.id`, shown in broker logs and in metric labels.
+    public var clientId: String
+    /// Any librdkafka property (`security.protocol`, `ssl.ca.location`, `sasl.*` …); these win over the defaults.
+    public var properties: [String: String]
+    /// How often librdkafka statistics are mapped into swift-metrics; nil turns statistics off.
+    public var statisticsInterval: Duration?
+
+    /// Creates a configuration.
+    public init(bootstrapServers: String, clientId: String = "biometrics", properties: [String: String] = [:],
+                statisticsInterval: Duration? = .seconds(15)) {
+        self.bootstrapServers = bootstrapServers
+        self.clientId = clientId
+        self.properties = properties
+        self.statisticsInterval = statisticsInterval
+    }
+
+    /// The librdkafka properties for one client: library defaults, then the role's defaults, then the user's.
+    func librdkafkaProperties(roleDefaults: [String: String]) -> [String: String] {
+        var result = roleDefaults
+        result["bootstrap.servers"] = bootstrapServers
+        result["client.id"] = clientId
+        if let statisticsInterval {
+            let ms = statisticsInterval.components.seconds * 1000
+                + statisticsInterval.components.attoseconds / 1_000_000_000_000_000
+            result["statistics.interval.ms"] = String(max(ms, 1))
+        }
+        for (name, value) in properties { result[name] = value }
+        return result
+    }
+
+    /// Whether a librdkafka property holds a secret that must never be logged.
+    public static func isSecret(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        if lowered.hasSuffix(".location") { return false }  // a file path, not the secret itself
+        return ["password", "secret", "sasl.oauthbearer.config", "ssl.key.pem"].contains { lowered.contains($0) }
+    }
+
+    /// Properties with every secret value replaced by `***`, safe to log.
+    public static func redacted(_ properties: [String: String]) -> [String: String] {
+        properties.reduce(into: [:]) { result, entry in
+            result[entry.key] = isSecret(entry.key) ? "***" : entry.value
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import CRdKafka
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Producer settings.
+public struct KafkaProducerConfiguration: Sendable {
+    /// Brokers, client id and extra librdkafka properties.
+    public var kafka: KafkaConfiguration
+    /// Most messages waiting for a delivery report at once; `send`/`enqueue` wait for a slot beyond it, which is
+    /// back-pressure instead of librdkafka's `QUEUE_FULL` error. Keep it below `queue.buffering.max.messages`.
+    public var maxInFlight: Int
+    /// How long `close()` waits for outstanding messages to be delivered.
+    public var flushTimeout: Duration
+
+    /// Creates a configuration.
+    public init(kafka: KafkaConfiguration, maxInFlight: Int = 50_000, flushTimeout: Duration = .seconds(10)) {
+        self.kafka = kafka
+        self.maxInFlight = maxInFlight
+        self.flushTimeout = flushTimeout
+    }
+
+    /// Defaults chosen for this project; any of them can be overridden through `kafka.properties`.
+    static let defaults: [String: String] = [
+        "enable.idempotence": "true",  // retries never duplicate or reorder
+        "acks": "all",
+        "linger.ms": "0",  // a lone event goes out at once; batches still form while requests are in flight
+        "queue.buffering.max.messages": "100000",
+        "message.max.bytes": "2000000",
+        "socket.nagle.disable": "true",
+    ]
+}
+
+/// An asynchronous Kafka producer over librdkafka.
+///
+/// Delivery reports are served by a dedicated thread blocked in `rd_kafka_poll`, which returns as soon as a
+/// report arrives: a produce→report round trip costs the broker round trip, not a polling interval.
+public final class KafkaProducer: Service, Sendable {
+    private let client: RDKafkaClient
+    private let pollThread: PollThread
+    private let limiter: InFlightLimiter
+    private let closed = Atomic<Bool>(false)
+    private let configuration: KafkaProducerConfiguration
+    private let logger: Logger
+
+    /// Creates a producer and starts its delivery-report thread.
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let limiter = InFlightLimiter(limit: configuration.maxInFlight)
+        self.limiter = limiter
+        let failures = Counter(label: "kafka_producer_delivery_failures_total",
+                               dimensions: [("client_id", configuration.kafka.clientId)])
+        let client = try RDKafkaClient(
+            role: .producer,
+            properties: configuration.kafka.librdkafkaProperties(roleDefaults: KafkaProducerConfiguration.defaults),
+            logger: logger,
+            onDelivery: { message in
+                let report = KafkaProducer.result(of: message)
+                if let opaque = message.pointee._private {
+                    Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue().complete(report)
+                } else if case .failure(let error) = report {
+                    failures.increment()
+                    logger.error("kafka delivery failed", metadata: ["kafka.error": "\(error)"])
+                }
+                limiter.release()
+            })
+        self.client = client
+        pollThread = PollThread(name: "kafka-producer-poll") {
+            _ = rd_kafka_poll(client.handle, 100)
+        }
+    }
+
+    deinit {
+        pollThread.stopAndJoin()
+    }
+
+    /// Produces a message and waits for the broker's acknowledgement.
+    public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
+        try checkOpen()
+        await limiter.acquire()
+        return try await withCheckedThrowingContinuation { continuation in
+            let opaque = Unmanaged.passRetained(DeliveryWaiter(continuation)).toOpaque()
+            if let error = produce(message, opaque: opaque) {
+                Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+                limiter.release()
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Produces a message without waiting for its acknowledgement; waits only while `maxInFlight` messages are
+    /// outstanding. Delivery failures are logged and counted (`kafka_producer_delivery_failures_total`).
+    public func enqueue(_ message: OutgoingMessage) async throws {
+        try checkOpen()
+        await limiter.acquire()
+        if let error = produce(message, opaque: nil) {
+            limiter.release()
+            throw error
+        }
+    }
+
+    /// Waits until every message produced so far has a delivery report, or the timeout passes.
+    public func flush(timeout: Duration) async throws {
+        let ms = Int32(clamping: timeout.components.seconds * 1000)
+        let client = client
+        try await BlockingCalls.run { () throws(KafkaError) in
+            let err = rd_kafka_flush(client.handle, ms)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(code: "timeout", context: "flush", rdError: err)
+            }
+        }
+    }
+
+    /// Flushes outstanding messages (up to `flushTimeout`) and stops the delivery thread. Idempotent.
+    public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        do {
+            try await flush(timeout: configuration.flushTimeout)
+        } catch {
+            logger.warning("kafka producer closed with undelivered messages", metadata: ["kafka.error": "\(error)"])
+        }
+        let pollThread = pollThread
+        try? await BlockingCalls.run { pollThread.stopAndJoin() }
+    }
+
+    /// Runs until graceful shutdown, then flushes and closes.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    /// Partitions of a topic, from cluster metadata.
+    public func partitions(of topic: String, timeout: Duration = .seconds(5)) async throws -> [Int32] {
+        let client = client
+        let ms = Int32(clamping: timeout.components.seconds * 1000)
+        return try await BlockingCalls.run { () throws(KafkaError) in
+            try client.metadata(topic: topic, timeoutMs: ms).first?.partitions ?? []
+        }
+    }
+
+    private func checkOpen() throws {
+        if closed.load(ordering: .acquiring) { throw KafkaError.closed("producer") }
+    }
+
+    /// Hands one message to librdkafka (which copies it); returns the error if it refused.
+    private func produce(_ message: OutgoingMessage, opaque: UnsafeMutableRawPointer?) -> KafkaError? {
+        var headers: OpaquePointer?
+        if !message.headers.isEmpty {
+            headers = rd_kafka_headers_new(message.headers.count)
+            for header in message.headers {
+                if let value = header.value {
+                    value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
+                } else {
+                    _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
+                }
+            }
+        }
+        let timestampMs = message.timestamp.map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+        let err: rd_kafka_resp_err_t = message.value.withUnsafeBytes { value in
+            func produce(key: UnsafeRawBufferPointer?) -> rd_kafka_resp_err_t {
+                crdkafka_produce(client.handle, message.topic, message.partition ?? RD_KAFKA_PARTITION_UA,
+                                 key?.baseAddress, key?.count ?? 0, value.baseAddress, value.count,
+                                 headers, timestampMs, opaque)
+            }
+            if let key = message.key { return key.withUnsafeBytes { produce(key: $0) } }
+            return produce(key: nil)
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let headers { rd_kafka_headers_destroy(headers) }
+            return KafkaError(code: "produce", context: "produce to \(message.topic)", rdError: err)
+        }
+        return nil
+    }
+
+    private static func result(of message: UnsafePointer<rd_kafka_message_t>) -> Result<DeliveryReport, KafkaError> {
+        let m = message.pointee
+        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            return .failure(KafkaError(code: "delivery", context: "delivery to \(topic)", rdError: m.err))
+        }
+        return .success(DeliveryReport(topicPartition: TopicPartition(topic: topic, partition: m.partition),
+                                       offset: m.offset))
+    }
+}
+
+/// Resumes one awaiting `send` when its delivery report arrives.
+///
+/// `@unchecked Sendable`: the continuation is resumed exactly once, by the delivery callback that took the
+/// only retained reference out of the message opaque.
+private final class DeliveryWaiter: @unchecked Sendable {
+    private let continuation: CheckedContinuation<DeliveryReport, any Error>
+
+    init(_ continuation: CheckedContinuation<DeliveryReport, any Error>) {
+        self.continuation = continuation
+    }
+
+    func complete(_ result: Result<DeliveryReport, KafkaError>) {
+        continuation.resume(with: result.mapError { $0 as any Error })
+    }
+}
+
+/// Counts messages awaiting delivery reports and suspends producers beyond the limit (FIFO).
+final class InFlightLimiter: Sendable {
+    private struct State {
+        var inFlight = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+    }
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    func acquire() async {
+        let acquired = state.withLock { state -> Bool in
+            guard state.inFlight < limit else { return false }
+            state.inFlight += 1
+            return true
+        }
+        if acquired { return }
+        await withCheckedContinuation { continuation in
+            let granted = state.withLock { state -> Bool in
+                if state.inFlight < limit {
+                    state.inFlight += 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    /// Frees a slot, handing it straight to the oldest waiter if there is one.
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.head < state.waiters.count {
+                let waiter = state.waiters[state.head]
+                state.head += 1
+                if state.head == state.waiters.count {
+                    state.waiters.removeAll(keepingCapacity: true)
+                    state.head = 0
+                }
+                return waiter  // the slot passes on: inFlight stays the same
+            }
+            state.inFlight -= 1
+            return nil
+        }
+        next?.resume()
+    }
+}
