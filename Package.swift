@@ -23,10 +23,10 @@ let package = Package(
     targets: [
         // C libraries, reached only through the Kafka and Redis targets.
         .systemLibrary(
-            name: "CRdKafka", path: "Shared/CRdKafka", pkgConfig: "rdkafka",
+            name: "CRdKafka", path: "Shared/CRdKafka",
             providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(
-            name: "CHiredis", path: "Shared/CHiredis", pkgConfig: "hiredis",
+            name: "CHiredis", path: "Shared/CHiredis",
             providers: [.apt(["libhiredis-dev"])]),
 
         .target(

@@ -168,6 +168,10 @@ public final class KafkaAdmin: Sendable {
             var newTopics: [OpaquePointer?] = []
             defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
             for topic in topics {
+                guard !topic.name.isEmpty, topic.partitions > 0 else {
+                    throw KafkaError(code: "configuration",
+                                     message: "topic '\(topic.name)': a name and at least one partition are needed")
+                }
                 guard let newTopic = rd_kafka_NewTopic_new(topic.name, Int32(topic.partitions),
                                                            Int32(topic.replicationFactor), &errstr, errstr.count)
                 else {
@@ -183,10 +187,12 @@ public final class KafkaAdmin: Sendable {
             let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
             defer { rd_kafka_AdminOptions_destroy(options) }
             _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
             newTopics.withUnsafeMutableBufferPointer { buffer in
                 rd_kafka_CreateTopics(client.handle, buffer.baseAddress, buffer.count, options, queue)
             }
-            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 5000) else {
+            // librdkafka answers by the request timeout; the extra second only guards against a lost answer.
+            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
                 throw KafkaError(code: "timeout", message: "create topics: no answer within \(timeout)", isRetriable: true)
             }
             defer { rd_kafka_event_destroy(event) }

@@ -78,6 +78,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Produces a message and waits for the broker's acknowledgement.
+    @discardableResult
     public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
         try checkOpen()
         await limiter.acquire()
