@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "Auth", targets: ["Auth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "Kafka", "Messages",
+                "Kafka", "Messages", "Redis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,12 +63,18 @@ let package = Package(
             ],
             path: "Shared/Runtime"),
 
-        .executableTarget(
-            name: "biometricsctl",
+        // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
+        .target(
+            name: "BiometricsCtlKit",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
+            path: "Tools/BiometricsCtlKit"),
+        .executableTarget(
+            name: "biometricsctl",
+            dependencies: ["BiometricsCtlKit"],
             path: "Tools/biometricsctl"),
 
         .target(
@@ -76,7 +83,15 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Kafka", "Messages", "TestSupport"]),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: [
+                "Runtime", "Kafka", "Messages", "Redis", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(name: "BiometricsCtlTests", dependencies: ["BiometricsCtlKit", "Kafka", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,3 @@
+import BiometricsCtlKit
+
+await BiometricsCtl.main()
