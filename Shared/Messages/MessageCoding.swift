@@ -51,7 +51,11 @@ public enum MessageCoding {
         do {
             return try decoder.decode(T.self, from: data)
         } catch {
-            throw messageError(from: error)
+            var failure = messageError(from: error)
+            if failure.code == .invalidJSON, T.self != JSONValue.self, (try? decoder.decode(JSONValue.self, from: data)) != nil {
+                failure = MessageError(.invalidValue, "a number is out of range")
+            }
+            throw failure
         }
     }
 

@@ -39,7 +39,7 @@ struct StrictContainer<Key: CodingKey & CaseIterable> {
         guard base.contains(key) else {
             throw MessageError(.missingField, field: CodingPath.render(codingPath, key), "is required")
         }
-        return try base.decode(T.self, forKey: key)
+        return try decodeValue(T.self, key)
     }
 
     /// The field's value or nil when absent; `invalid_value` for an explicit null.
@@ -49,7 +49,25 @@ struct StrictContainer<Key: CodingKey & CaseIterable> {
             throw MessageError(
                 .invalidValue, field: CodingPath.render(codingPath, key), "must not be null (omit the field instead)")
         }
-        return try base.decode(T.self, forKey: key)
+        return try decodeValue(T.self, key)
+    }
+
+    /// Decodes a present value; integers go through `Double` so that `2.5` names the field and `1.0` is 1, as in
+    /// JSON Schema.
+    private func decodeValue<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
+        guard T.self == Int.self else { return try base.decode(T.self, forKey: key) }
+        let number: Double
+        do {
+            number = try base.decode(Double.self, forKey: key)
+        } catch DecodingError.typeMismatch {
+            throw MessageError(.invalidValue, field: CodingPath.render(codingPath, key), "must be an integer")
+        }
+        guard number.rounded() == number, abs(number) <= Double(MessageLimits.maxAckId) else {
+            throw MessageError(
+                .invalidValue, field: CodingPath.render(codingPath, key),
+                "must be an integer of magnitude at most 2^53 - 1")
+        }
+        return Int(number) as! T
     }
 
     /// A free-form field that may hold any JSON including null; nil when absent.
