@@ -113,8 +113,10 @@ public enum ClientEvent: String, CaseIterable, Sendable, Hashable {
 
     /// Decodes and validates the event's first argument; no argument or `null` counts as `{}`.
     public func decodePayload(from argument: JSONValue?) throws(MessageError) -> any ClientEventPayload {
-        let json = argument.flatMap { $0.isNull ? nil : $0 } ?? .object([:])
-        return try Self.decode(payloadType, from: json)
+        switch argument {
+        case nil, .null?: return try Self.decode(payloadType, from: .object([:]))
+        case let json?: return try Self.decode(payloadType, from: json)
+        }
     }
 
     /// Decodes and validates the event's first argument from JSON bytes; nil counts as `{}`.

@@ -40,7 +40,7 @@ enum Samples {
         BroadcastToUsers(targetUsers: ["bob", "carol@example.com"], type: "chat.message", payload: ["text": "hi", "n": 1]),
         BroadcastToUsers(
             targetUsers: (0..<MessageLimits.maxTargetUsers).map { "u\($0)" }, type: "ping", payload: .null),
-        BroadcastToRoom(targetRoom: "team-1", type: "poll", payload: [1, "two", ["three": 3.5], nil, true]),
+        BroadcastToRoom(targetRoom: "team-1", type: "poll", payload: [1, "two", ["three": 3.5], .null, true]),
         BroadcastAdmin(type: "maintenance", payload: "at 22:00 UTC"),
         NotificationGetUnread(),
         NotificationGetUnread(limit: 100, before: "notif-42"),
@@ -76,7 +76,7 @@ enum Samples {
             to: .socket("Sk-9_aZ"), ackId: 7, gatewayId: "gw-1"),
         Delivery.event("session:new", data: ["message": "New session started"], to: .user("alice", except: "Sk-9_aZ")),
         Delivery.event("broadcast:message", data: ["from": "admin"], to: .all()),
-        Delivery.event("server:health", data: nil, to: .room(Rooms.admin)),
+        Delivery.event("server:health", data: .null, to: .room(Rooms.admin)),
         Delivery.control(DeliveryControl(action: .join, room: Rooms.biometric("rec-1")), to: .socket("Sk-9_aZ")),
         Delivery.control(DeliveryControl(action: .leave, room: Rooms.presence("team-1")), to: .user("alice")),
         Delivery.control(DeliveryControl(action: .disconnect, reason: "session ended"), to: .user("alice")),

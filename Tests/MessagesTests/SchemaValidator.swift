@@ -103,3 +103,8 @@ extension JSONValue {
 func repeated(_ character: String, _ count: Int) -> String {
     String(repeating: character, count: count)
 }
+
+/// An object's members `k0...k(count-1)`, all `1`.
+func members(_ count: Int) -> [String: JSONValue] {
+    Dictionary(uniqueKeysWithValues: (0..<count).map { ("k\($0)", JSONValue.number(1)) })
+}
