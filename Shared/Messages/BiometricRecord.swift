@@ -23,7 +23,10 @@ public struct BiometricRecord: MessagePayload {
     public var grantedRoles: [String]
 
     /// Creates the payload.
-    public init(recordId: String, ownerUserId: String, deviceIds: [String], algorithm: SignatureAlgorithm = .es256, publicKey: PublicKeyJWK, status: RecordStatus, grantedRoles: [String]) {
+    public init(
+        recordId: String, ownerUserId: String, deviceIds: [String], algorithm: SignatureAlgorithm = .es256,
+        publicKey: PublicKeyJWK, status: RecordStatus, grantedRoles: [String]
+    ) {
         self.recordId = recordId
         self.ownerUserId = ownerUserId
         self.deviceIds = deviceIds
@@ -33,7 +36,9 @@ public struct BiometricRecord: MessagePayload {
         self.grantedRoles = grantedRoles
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case recordId, ownerUserId, deviceIds, algorithm, publicKey, status, grantedRoles }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case recordId, ownerUserId, deviceIds, algorithm, publicKey, status, grantedRoles
+    }
 
     /// Decodes strictly (unknown fields and explicit nulls are errors) and validates.
     public init(from decoder: any Decoder) throws {

@@ -1,4 +1,6 @@
-/// `biometric:verification` on biometric.verifications: the audit of one outcome (never key material, challenges or signatures).
+/// `biometric:verification` on biometric.verifications: the audit of one verification outcome.
+///
+/// It never carries key material, challenges or signatures.
 public struct BiometricVerification: MessagePayload {
     /// The envelope type.
     public static let messageType = "biometric:verification"
@@ -13,7 +15,8 @@ public struct BiometricVerification: MessagePayload {
     public var userId: String
     /// Whether the signature verified.
     public var success: Bool
-    /// Outcome code: ok, bad_signature, challenge_expired, challenge_unknown, record_unknown, record_revoked, forbidden, ...
+    /// Outcome code (snake_case): `ok`, `bad_signature`, `challenge_expired`, `challenge_unknown`,
+    /// `record_unknown`, `record_revoked`, `forbidden`, ...
     public var reason: String
     /// Confidence in 0...1 (1 for a verified signature).
     public var confidence: Double
@@ -25,7 +28,10 @@ public struct BiometricVerification: MessagePayload {
     public var socketId: String?
 
     /// Creates the payload.
-    public init(recordId: String, userId: String, success: Bool, reason: String, confidence: Double, latencyMs: Double, gatewayId: String? = nil, socketId: String? = nil) {
+    public init(
+        recordId: String, userId: String, success: Bool, reason: String, confidence: Double, latencyMs: Double,
+        gatewayId: String? = nil, socketId: String? = nil
+    ) {
         self.recordId = recordId
         self.userId = userId
         self.success = success
@@ -36,7 +42,9 @@ public struct BiometricVerification: MessagePayload {
         self.socketId = socketId
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case recordId, userId, success, reason, confidence, latencyMs, gatewayId, socketId }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case recordId, userId, success, reason, confidence, latencyMs, gatewayId, socketId
+    }
 
     /// Decodes strictly (unknown fields and explicit nulls are errors) and validates.
     public init(from decoder: any Decoder) throws {

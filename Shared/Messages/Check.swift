@@ -27,7 +27,8 @@ enum Check {
 
     /// A client-named presence room id (no ':').
     static func roomId(_ value: String, _ field: String) throws(MessageError) {
-        try charset(value, field, max: MessageLimits.maxRoomIdLength, set: .roomId, allowed: "letters, digits and . _ -")
+        try charset(
+            value, field, max: MessageLimits.maxRoomIdLength, set: .roomId, allowed: "letters, digits and . _ -")
     }
 
     /// A server-side room name (`room:team-1`).
@@ -38,7 +39,8 @@ enum Check {
 
     /// A short name: type, role, scope.
     static func token(_ value: String, _ field: String) throws(MessageError) {
-        try charset(value, field, max: MessageLimits.maxTokenLength, set: .token, allowed: "letters, digits and . _ : -")
+        try charset(
+            value, field, max: MessageLimits.maxTokenLength, set: .token, allowed: "letters, digits and . _ : -")
     }
 
     /// An IP address as seen by the gateway.
@@ -141,7 +143,8 @@ enum Check {
     static func text(_ value: String, _ field: String, min: Int = 1, max: Int) throws(MessageError) {
         let count = value.unicodeScalars.count
         guard count >= min else {
-            throw MessageError(.invalidValue, field: field, min == 1 ? "must not be empty" : "must be at least \(min) characters")
+            throw MessageError(
+                .invalidValue, field: field, min == 1 ? "must not be empty" : "must be at least \(min) characters")
         }
         guard count <= max else { throw MessageError(.tooLarge, field: field, "must be at most \(max) characters") }
     }
@@ -172,7 +175,8 @@ enum Check {
         switch value {
         case .object(let members):
             guard members.count <= MessageLimits.maxFreeformProperties else {
-                throw MessageError(.tooLarge, field: field, "must have at most \(MessageLimits.maxFreeformProperties) properties")
+                throw MessageError(
+                    .tooLarge, field: field, "must have at most \(MessageLimits.maxFreeformProperties) properties")
             }
         case .array(let items):
             guard items.count <= MessageLimits.maxFreeformItems else {

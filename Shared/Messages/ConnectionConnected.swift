@@ -23,7 +23,10 @@ public struct ConnectionConnected: MessagePayload {
     public var connectedAt: Date
 
     /// Creates the payload.
-    public init(gatewayId: String, socketId: String, userId: String, sessionId: String? = nil, remoteAddress: String, connectedAt: Date) {
+    public init(
+        gatewayId: String, socketId: String, userId: String, sessionId: String? = nil, remoteAddress: String,
+        connectedAt: Date
+    ) {
         self.gatewayId = gatewayId
         self.socketId = socketId
         self.userId = userId
@@ -32,7 +35,9 @@ public struct ConnectionConnected: MessagePayload {
         self.connectedAt = connectedAt
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case gatewayId, socketId, userId, sessionId, remoteAddress, connectedAt }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case gatewayId, socketId, userId, sessionId, remoteAddress, connectedAt
+    }
 
     /// Decodes strictly (unknown fields and explicit nulls are errors) and validates.
     public init(from decoder: any Decoder) throws {
@@ -43,7 +48,9 @@ public struct ConnectionConnected: MessagePayload {
             userId: try c.required(.userId),
             sessionId: try c.optional(.sessionId),
             remoteAddress: try c.required(.remoteAddress),
-            connectedAt: try Check.timestamp(try c.required(.connectedAt, as: String.self), CodingPath.render(decoder.codingPath, CodingKeys.connectedAt)))
+            connectedAt: try Check.timestamp(
+                try c.required(.connectedAt, as: String.self),
+                CodingPath.render(decoder.codingPath, CodingKeys.connectedAt)))
         try validate(at: decoder)
     }
 

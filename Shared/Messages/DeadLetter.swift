@@ -56,10 +56,14 @@ public struct DeadLetter: MessagePayload {
         error: String, service: String, instance: String, failedAt: Date = Date()
     ) -> DeadLetter {
         func cut(_ string: String, _ max: Int) -> String {
-            string.unicodeScalars.count <= max ? string : String(String.UnicodeScalarView(string.unicodeScalars.prefix(max)))
+            string.unicodeScalars.count <= max
+                ? string : String(String.UnicodeScalarView(string.unicodeScalars.prefix(max)))
         }
         let keptHeaders = headers.keys.sorted().prefix(MessageLimits.maxDeadLetterHeaders).map {
-            (cut($0, MessageLimits.maxDeadLetterHeaderNameLength), cut(headers[$0] ?? "", MessageLimits.maxDeadLetterHeaderValueLength))
+            (
+                cut($0, MessageLimits.maxDeadLetterHeaderNameLength),
+                cut(headers[$0] ?? "", MessageLimits.maxDeadLetterHeaderValueLength)
+            )
         }
         let truncated = value.count > MessageLimits.maxDeadLetterValueBytes
         return DeadLetter(
@@ -67,7 +71,8 @@ public struct DeadLetter: MessagePayload {
             key: key.map { Data($0.prefix(MessageLimits.maxDeadLetterKeyLength / 4 * 3)) },
             headers: Dictionary(keptHeaders, uniquingKeysWith: { first, _ in first }),
             value: truncated ? Data(value.prefix(MessageLimits.maxDeadLetterValueBytes)) : value,
-            valueTruncated: truncated ? true : nil, error: cut(error.isEmpty ? "unknown error" : error, MessageLimits.maxErrorLength),
+            valueTruncated: truncated ? true : nil,
+            error: cut(error.isEmpty ? "unknown error" : error, MessageLimits.maxErrorLength),
             service: service, instance: instance, failedAt: failedAt)
     }
 
@@ -121,19 +126,25 @@ public struct DeadLetter: MessagePayload {
         try Check.range(partition, "partition", min: 0)
         try Check.range(offset, "offset", min: 0)
         if let key, (key.count + 2) / 3 * 4 > MessageLimits.maxDeadLetterKeyLength {
-            throw MessageError(.tooLarge, field: "key", "must be at most \(MessageLimits.maxDeadLetterKeyLength) base64 characters")
+            throw MessageError(
+                .tooLarge, field: "key", "must be at most \(MessageLimits.maxDeadLetterKeyLength) base64 characters")
         }
         guard headers.count <= MessageLimits.maxDeadLetterHeaders else {
-            throw MessageError(.tooLarge, field: "headers", "must have at most \(MessageLimits.maxDeadLetterHeaders) entries")
+            throw MessageError(
+                .tooLarge, field: "headers", "must have at most \(MessageLimits.maxDeadLetterHeaders) entries")
         }
         for (name, value) in headers {
             guard name.unicodeScalars.count <= MessageLimits.maxDeadLetterHeaderNameLength else {
-                throw MessageError(.tooLarge, field: "headers", "names must be at most \(MessageLimits.maxDeadLetterHeaderNameLength) characters")
+                throw MessageError(
+                    .tooLarge, field: "headers",
+                    "names must be at most \(MessageLimits.maxDeadLetterHeaderNameLength) characters")
             }
             try Check.text(value, "headers.\(name)", min: 0, max: MessageLimits.maxDeadLetterHeaderValueLength)
         }
         if (value.count + 2) / 3 * 4 > MessageLimits.maxDeadLetterValueLength {
-            throw MessageError(.tooLarge, field: "value", "must be at most \(MessageLimits.maxDeadLetterValueLength) base64 characters")
+            throw MessageError(
+                .tooLarge, field: "value", "must be at most \(MessageLimits.maxDeadLetterValueLength) base64 characters"
+            )
         }
         try Check.text(error, "error", max: MessageLimits.maxErrorLength)
         try Check.serviceName(service, "service")

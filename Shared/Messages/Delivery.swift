@@ -34,11 +34,14 @@ public struct Delivery: MessagePayload {
     public static func event(
         _ name: String, data: JSONValue, to target: DeliveryTarget, ackId: Int? = nil, gatewayId: String? = nil
     ) -> Delivery {
-        Delivery(gatewayId: gatewayId, target: target, content: .event(DeliveryEvent(name: name, data: data, ackId: ackId)))
+        Delivery(
+            gatewayId: gatewayId, target: target, content: .event(DeliveryEvent(name: name, data: data, ackId: ackId)))
     }
 
     /// A delivery that applies `control`.
-    public static func control(_ control: DeliveryControl, to target: DeliveryTarget, gatewayId: String? = nil) -> Delivery {
+    public static func control(_ control: DeliveryControl, to target: DeliveryTarget, gatewayId: String? = nil)
+        -> Delivery
+    {
         Delivery(gatewayId: gatewayId, target: target, content: .control(control))
     }
 
@@ -55,7 +58,8 @@ public struct Delivery: MessagePayload {
         case (nil, let control?): content = .control(control)
         case (nil, nil):
             throw MessageError(
-                .missingField, field: CodingPath.render(decoder.codingPath, CodingKeys.event), "event or control is required")
+                .missingField, field: CodingPath.render(decoder.codingPath, CodingKeys.event),
+                "event or control is required")
         case (.some, .some):
             throw MessageError(
                 .invalidValue, field: CodingPath.render(decoder.codingPath), "must have only one of event and control")

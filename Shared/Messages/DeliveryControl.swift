@@ -73,7 +73,9 @@ public struct DeliveryControl: ValidatedMessage, Hashable {
     public func validate() throws(MessageError) {
         switch action {
         case .join, .leave:
-            guard room != nil else { throw MessageError(.missingField, field: "room", "is required for \(action.rawValue)") }
+            guard room != nil else {
+                throw MessageError(.missingField, field: "room", "is required for \(action.rawValue)")
+            }
         case .grantStream, .revokeStream:
             guard deviceId != nil else {
                 throw MessageError(.missingField, field: "deviceId", "is required for \(action.rawValue)")

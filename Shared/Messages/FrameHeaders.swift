@@ -63,7 +63,8 @@ public struct FrameHeaders: ValidatedMessage, Hashable {
         self.init(
             deviceId: try c.required(.deviceId), userId: try c.required(.userId), gatewayId: try c.required(.gatewayId),
             timestamp: try Check.timestamp(
-                try c.required(.timestamp, as: String.self), CodingPath.render(decoder.codingPath, CodingKeys.timestamp)))
+                try c.required(.timestamp, as: String.self), CodingPath.render(decoder.codingPath, CodingKeys.timestamp)
+            ))
         try validate(at: decoder)
     }
 

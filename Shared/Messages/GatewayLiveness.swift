@@ -1,4 +1,8 @@
-/// `gateway:liveness` on gateway.connections, every `intervalSeconds`: a gateway silent for 3 intervals is dead and its sockets count as disconnected; `sockets` lists every live socket when there are at most 5000 (presence then drops this gateway's sockets that are not listed).
+/// `gateway:liveness` on gateway.connections: a gateway's periodic report of its live sockets.
+///
+/// Sent every `intervalSeconds`. A gateway silent for 3 intervals is dead and its sockets count as disconnected.
+/// `sockets` lists every live socket when there are at most `MessageLimits.maxLivenessSockets`; presence then drops
+/// the sockets it holds for this gateway that are not listed. Above that the list is omitted.
 public struct GatewayLiveness: MessagePayload {
     /// The envelope type.
     public static let messageType = "gateway:liveness"

@@ -52,7 +52,9 @@ public enum MessageCoding {
             return try decoder.decode(T.self, from: data)
         } catch {
             var failure = messageError(from: error)
-            if failure.code == .invalidJSON, T.self != JSONValue.self, (try? decoder.decode(JSONValue.self, from: data)) != nil {
+            if failure.code == .invalidJSON, T.self != JSONValue.self,
+                (try? decoder.decode(JSONValue.self, from: data)) != nil
+            {
                 failure = MessageError(.invalidValue, "a number is out of range")
             }
             throw failure
@@ -97,7 +99,9 @@ public enum MessageCoding {
         case .optional:
             break
         case .required:
-            guard envelope.principal != nil else { throw MessageError(.missingField, field: "principal", "is required") }
+            guard envelope.principal != nil else {
+                throw MessageError(.missingField, field: "principal", "is required")
+            }
         case .gatewaySocket:
             guard let principal = envelope.principal else {
                 throw MessageError(.missingField, field: "principal", "is required")
@@ -128,7 +132,8 @@ public enum MessageCoding {
         case .valueNotFound(_, let context):
             return MessageError(.invalidValue, field: CodingPath.render(context.codingPath), "must not be null")
         case .typeMismatch(let type, let context):
-            return MessageError(.invalidValue, field: CodingPath.render(context.codingPath), "must be \(describe(type))")
+            return MessageError(
+                .invalidValue, field: CodingPath.render(context.codingPath), "must be \(describe(type))")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return MessageError(.invalidJSON, "not valid JSON")

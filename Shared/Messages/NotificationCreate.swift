@@ -1,4 +1,6 @@
-/// `notification:create`: a backend creates a durable notification (service principal); same fields as `notification:send`.
+/// `notification:create`: a backend creates a durable notification; same fields as `notification:send`.
+///
+/// The envelope carries the backend's service principal (`PrincipalRule.required`).
 public struct NotificationCreate: MessagePayload {
     /// The envelope type.
     public static let messageType = "notification:create"
@@ -23,7 +25,10 @@ public struct NotificationCreate: MessagePayload {
     public var category: String
 
     /// Creates the payload.
-    public init(targetUserId: String, type: String, title: String, body: String, data: JSONValue? = nil, category: String = MessageLimits.defaultNotificationCategory) {
+    public init(
+        targetUserId: String, type: String, title: String, body: String, data: JSONValue? = nil,
+        category: String = MessageLimits.defaultNotificationCategory
+    ) {
         self.targetUserId = targetUserId
         self.type = type
         self.title = title

@@ -1,4 +1,6 @@
-/// `notification:send {targetUserId, type, title, body, data?, category?}`: create a durable notification (needs a role or scope allowing it).
+/// `notification:send {targetUserId, type, title, body, data?, category?}`: create a durable notification.
+///
+/// The sender needs a role or scope that allows it (the notification service decides).
 public struct NotificationSend: ClientEventPayload, MessagePayload {
     /// The client event `notification:send`.
     public static let event = ClientEvent.notificationSend
@@ -17,7 +19,10 @@ public struct NotificationSend: ClientEventPayload, MessagePayload {
     public var category: String
 
     /// Creates the payload.
-    public init(targetUserId: String, type: String, title: String, body: String, data: JSONValue? = nil, category: String = MessageLimits.defaultNotificationCategory) {
+    public init(
+        targetUserId: String, type: String, title: String, body: String, data: JSONValue? = nil,
+        category: String = MessageLimits.defaultNotificationCategory
+    ) {
         self.targetUserId = targetUserId
         self.type = type
         self.title = title

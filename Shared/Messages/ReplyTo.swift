@@ -19,7 +19,8 @@ public struct ReplyTo: ValidatedMessage, Hashable {
     /// Decodes strictly and validates.
     public init(from decoder: any Decoder) throws {
         let c = try StrictContainer<CodingKeys>(decoder)
-        self.init(gatewayId: try c.required(.gatewayId), socketId: try c.required(.socketId), ackId: try c.required(.ackId))
+        self.init(
+            gatewayId: try c.required(.gatewayId), socketId: try c.required(.socketId), ackId: try c.required(.ackId))
         try validate(at: decoder)
     }
 

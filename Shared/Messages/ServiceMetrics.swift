@@ -19,7 +19,10 @@ public struct ServiceMetrics: MessagePayload {
     public var text: String
 
     /// Creates the payload.
-    public init(service: String, instance: String, intervalSeconds: Int, format: String = ServiceMetrics.prometheusTextFormat, text: String) {
+    public init(
+        service: String, instance: String, intervalSeconds: Int, format: String = ServiceMetrics.prometheusTextFormat,
+        text: String
+    ) {
         self.service = service
         self.instance = instance
         self.intervalSeconds = intervalSeconds

@@ -1,4 +1,7 @@
-/// `session:create {deviceInfo}`: create a session; a client-sent `ipAddress` is accepted and dropped (the gateway's address is used).
+/// `session:create {deviceInfo}`: create a session for this socket.
+///
+/// A client-sent `ipAddress` (as the seed client sends) is accepted and dropped: the session records the address
+/// the gateway saw (`Principal.remoteAddress`).
 public struct SessionCreate: ClientEventPayload, MessagePayload {
     /// The client event `session:create`.
     public static let event = ClientEvent.sessionCreate

@@ -82,7 +82,8 @@ extension Decoder {
     func expectEmptyObject() throws {
         let raw = try container(keyedBy: AnyCodingKey.self)
         if let unknown = raw.allKeys.map(\.stringValue).sorted().first {
-            throw MessageError(.unknownField, field: CodingPath.render(codingPath, AnyCodingKey(unknown)), "is not allowed")
+            throw MessageError(
+                .unknownField, field: CodingPath.render(codingPath, AnyCodingKey(unknown)), "is not allowed")
         }
     }
 }

@@ -4,9 +4,11 @@ import Testing
 
 @Suite("Client events")
 struct ClientEventTests {
-    @Test("Payload-less events accept no argument, null and {}", arguments: [
-        ClientEvent.sessionList, .sessionHeartbeat, .sessionSync, .notificationMarkAllRead, .notificationGetUnread,
-    ])
+    @Test(
+        "Payload-less events accept no argument, null and {}",
+        arguments: [
+            ClientEvent.sessionList, .sessionHeartbeat, .sessionSync, .notificationMarkAllRead, .notificationGetUnread,
+        ])
     func payloadless(_ event: ClientEvent) throws {
         for argument: JSONValue? in [nil, .null, [:]] {
             let payload = try event.decodePayload(from: argument)

@@ -127,8 +127,10 @@ struct ContractTests {
             ("common.schema.json", ["$defs", "freeform", "maxProperties"], .number(Double(L.maxFreeformProperties))),
             ("common.schema.json", ["$defs", "freeform", "maxItems"], .number(Double(L.maxFreeformItems))),
             ("common.schema.json", ["$defs", "freeform", "maxLength"], .number(Double(L.maxFreeformStringLength))),
-            ("common.schema.json", ["$defs", "freeformObject", "maxProperties"],
-             .number(Double(L.maxFreeformProperties))),
+            (
+                "common.schema.json", ["$defs", "freeformObject", "maxProperties"],
+                .number(Double(L.maxFreeformProperties))
+            ),
             ("common.schema.json", ["$defs", "challenge", "maxLength"], .number(Double(L.maxChallengeLength))),
             ("common.schema.json", ["$defs", "challenge", "pattern"], .string(L.base64urlPattern)),
             ("common.schema.json", ["$defs", "signature", "maxLength"], .number(Double(L.maxSignatureLength))),
@@ -136,54 +138,102 @@ struct ContractTests {
             ("common.schema.json", ["$defs", "base64", "pattern"], .string(L.base64Pattern)),
             ("common.schema.json", ["$defs", "topicName", "pattern"], .string(L.topicNamePattern)),
             ("common.schema.json", ["$defs", "topicName", "maxLength"], .number(Double(L.maxTopicNameLength))),
-            ("envelope.schema.json", ["$defs", "principal", "properties", "roles", "maxItems"],
-             .number(Double(L.maxRoles))),
-            ("envelope.schema.json", ["$defs", "principal", "properties", "scopes", "maxItems"],
-             .number(Double(L.maxScopes))),
-            ("envelope.schema.json", ["$defs", "principal", "properties", "rooms", "maxItems"],
-             .number(Double(L.maxPrincipalRooms))),
-            ("events/session.create.schema.json", ["properties", "deviceInfo", "maxLength"],
-             .number(Double(L.maxDeviceInfoLength))),
-            ("events/session.create.schema.json", ["properties", "ipAddress", "maxLength"],
-             .number(Double(L.maxIPAddressLength))),
-            ("events/biometric.stream-data.schema.json", ["properties", "frame", "properties", "num", "maximum"],
-             .number(Double(L.maxAttachmentIndex))),
-            ("events/broadcast.to-users.schema.json", ["properties", "targetUsers", "maxItems"],
-             .number(Double(L.maxTargetUsers))),
-            ("events/notification.subscribe.schema.json", ["properties", "categories", "maxItems"],
-             .number(Double(L.maxCategories))),
-            ("events/notification.get-unread.schema.json", ["properties", "limit", "maximum"],
-             .number(Double(L.maxUnreadLimit))),
-            ("events/notification.send.schema.json", ["properties", "title", "maxLength"],
-             .number(Double(L.maxTitleLength))),
-            ("events/notification.send.schema.json", ["properties", "body", "maxLength"],
-             .number(Double(L.maxBodyLength))),
-            ("events/notification.send.schema.json", ["properties", "category", "default"],
-             .string(L.defaultNotificationCategory)),
-            ("messages/notification.create.schema.json", ["properties", "title", "maxLength"],
-             .number(Double(L.maxTitleLength))),
-            ("messages/notification.create.schema.json", ["properties", "body", "maxLength"],
-             .number(Double(L.maxBodyLength))),
-            ("messages/gateway.liveness.schema.json", ["properties", "sockets", "maxItems"],
-             .number(Double(L.maxLivenessSockets))),
-            ("messages/biometric.record.schema.json", ["properties", "deviceIds", "maxItems"],
-             .number(Double(L.maxDeviceIds))),
-            ("messages/biometric.record.schema.json", ["properties", "grantedRoles", "maxItems"],
-             .number(Double(L.maxRoles))),
-            ("messages/biometric.record.schema.json", ["properties", "publicKey", "properties", "x", "pattern"],
-             .string(L.jwkCoordinatePattern)),
-            ("messages/service.metrics.schema.json", ["properties", "text", "maxLength"],
-             .number(Double(L.maxMetricsTextLength))),
-            ("messages/service.metrics.schema.json", ["properties", "format", "const"],
-             .string(ServiceMetrics.prometheusTextFormat)),
-            ("messages/deadletter.entry.schema.json", ["properties", "value", "maxLength"],
-             .number(Double(L.maxDeadLetterValueLength))),
-            ("messages/deadletter.entry.schema.json", ["properties", "key", "maxLength"],
-             .number(Double(L.maxDeadLetterKeyLength))),
-            ("messages/deadletter.entry.schema.json", ["properties", "headers", "maxProperties"],
-             .number(Double(L.maxDeadLetterHeaders))),
-            ("messages/deadletter.entry.schema.json", ["properties", "error", "maxLength"],
-             .number(Double(L.maxErrorLength))),
+            (
+                "envelope.schema.json", ["$defs", "principal", "properties", "roles", "maxItems"],
+                .number(Double(L.maxRoles))
+            ),
+            (
+                "envelope.schema.json", ["$defs", "principal", "properties", "scopes", "maxItems"],
+                .number(Double(L.maxScopes))
+            ),
+            (
+                "envelope.schema.json", ["$defs", "principal", "properties", "rooms", "maxItems"],
+                .number(Double(L.maxPrincipalRooms))
+            ),
+            (
+                "events/session.create.schema.json", ["properties", "deviceInfo", "maxLength"],
+                .number(Double(L.maxDeviceInfoLength))
+            ),
+            (
+                "events/session.create.schema.json", ["properties", "ipAddress", "maxLength"],
+                .number(Double(L.maxIPAddressLength))
+            ),
+            (
+                "events/biometric.stream-data.schema.json", ["properties", "frame", "properties", "num", "maximum"],
+                .number(Double(L.maxAttachmentIndex))
+            ),
+            (
+                "events/broadcast.to-users.schema.json", ["properties", "targetUsers", "maxItems"],
+                .number(Double(L.maxTargetUsers))
+            ),
+            (
+                "events/notification.subscribe.schema.json", ["properties", "categories", "maxItems"],
+                .number(Double(L.maxCategories))
+            ),
+            (
+                "events/notification.get-unread.schema.json", ["properties", "limit", "maximum"],
+                .number(Double(L.maxUnreadLimit))
+            ),
+            (
+                "events/notification.send.schema.json", ["properties", "title", "maxLength"],
+                .number(Double(L.maxTitleLength))
+            ),
+            (
+                "events/notification.send.schema.json", ["properties", "body", "maxLength"],
+                .number(Double(L.maxBodyLength))
+            ),
+            (
+                "events/notification.send.schema.json", ["properties", "category", "default"],
+                .string(L.defaultNotificationCategory)
+            ),
+            (
+                "messages/notification.create.schema.json", ["properties", "title", "maxLength"],
+                .number(Double(L.maxTitleLength))
+            ),
+            (
+                "messages/notification.create.schema.json", ["properties", "body", "maxLength"],
+                .number(Double(L.maxBodyLength))
+            ),
+            (
+                "messages/gateway.liveness.schema.json", ["properties", "sockets", "maxItems"],
+                .number(Double(L.maxLivenessSockets))
+            ),
+            (
+                "messages/biometric.record.schema.json", ["properties", "deviceIds", "maxItems"],
+                .number(Double(L.maxDeviceIds))
+            ),
+            (
+                "messages/biometric.record.schema.json", ["properties", "grantedRoles", "maxItems"],
+                .number(Double(L.maxRoles))
+            ),
+            (
+                "messages/biometric.record.schema.json", ["properties", "publicKey", "properties", "x", "pattern"],
+                .string(L.jwkCoordinatePattern)
+            ),
+            (
+                "messages/service.metrics.schema.json", ["properties", "text", "maxLength"],
+                .number(Double(L.maxMetricsTextLength))
+            ),
+            (
+                "messages/service.metrics.schema.json", ["properties", "format", "const"],
+                .string(ServiceMetrics.prometheusTextFormat)
+            ),
+            (
+                "messages/deadletter.entry.schema.json", ["properties", "value", "maxLength"],
+                .number(Double(L.maxDeadLetterValueLength))
+            ),
+            (
+                "messages/deadletter.entry.schema.json", ["properties", "key", "maxLength"],
+                .number(Double(L.maxDeadLetterKeyLength))
+            ),
+            (
+                "messages/deadletter.entry.schema.json", ["properties", "headers", "maxProperties"],
+                .number(Double(L.maxDeadLetterHeaders))
+            ),
+            (
+                "messages/deadletter.entry.schema.json", ["properties", "error", "maxLength"],
+                .number(Double(L.maxErrorLength))
+            ),
         ]
         for expectation in expectations {
             var value: JSONValue? = try Self.loadSchema(expectation.file)

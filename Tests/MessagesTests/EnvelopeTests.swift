@@ -49,7 +49,8 @@ struct EnvelopeTests {
         #expect(throws: MessageError(.unknownField, field: "payload.challenge", "is not allowed")) {
             try raw.decodePayload(as: BiometricSubscribe.self)
         }
-        #expect(throws: MessageError(.unknownType, field: "type", "expected biometric:subscribe, got biometric:verify")) {
+        #expect(throws: MessageError(.unknownType, field: "type", "expected biometric:subscribe, got biometric:verify"))
+        {
             try MessageCoding.decode(Envelope<BiometricSubscribe>.self, from: data)
         }
     }
@@ -75,7 +76,9 @@ struct EnvelopeTests {
     @Test("Encoding validates: nothing invalid is produced")
     func encodingValidates() throws {
         let bad = Delivery.control(DeliveryControl(action: .join, room: "room:a b"), to: .socket("s1"))
-        #expect(throws: MessageError(.invalidValue, field: "control.room", "may contain only letters, digits and . _ : @ -")) {
+        #expect(
+            throws: MessageError(.invalidValue, field: "control.room", "may contain only letters, digits and . _ : @ -")
+        ) {
             try MessageCoding.encode(bad)
         }
         #expect(throws: MessageError.self) {
@@ -111,11 +114,13 @@ struct EnvelopeTests {
             Issue.record("accepted")
         } catch {
             #expect(error.field == "targetUsers[1]")
-            #expect(error.description == "invalid_value: targetUsers[1]: may contain only letters, digits and . _ : @ -")
+            #expect(
+                error.description == "invalid_value: targetUsers[1]: may contain only letters, digits and . _ : @ -")
             #expect(
                 error.errorEventData(event: "broadcast:to-users")
                     == [
-                        "code": "invalid_value", "message": "targetUsers[1]: may contain only letters, digits and . _ : @ -",
+                        "code": "invalid_value",
+                        "message": "targetUsers[1]: may contain only letters, digits and . _ : @ -",
                         "event": "broadcast:to-users",
                     ])
         }

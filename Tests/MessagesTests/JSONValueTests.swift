@@ -5,8 +5,10 @@ import Testing
 @Suite("JSONValue")
 struct JSONValueTests {
     static let sample: JSONValue = [
-        "null": .null, "true": true, "false": false, "int": 42, "negative": -7, "fraction": 0.25, "big": 9_007_199_254_740_991,
-        "string": "héllo \"quoted\" / 🦊", "empty": "", "array": [1, "two", .null, [3]], "object": ["nested": ["deep": true]],
+        "null": .null, "true": true, "false": false, "int": 42, "negative": -7, "fraction": 0.25,
+        "big": 9_007_199_254_740_991,
+        "string": "héllo \"quoted\" / 🦊", "empty": "", "array": [1, "two", .null, [3]],
+        "object": ["nested": ["deep": true]],
         "emptyArray": [], "emptyObject": [:],
     ]
 

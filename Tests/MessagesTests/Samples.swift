@@ -37,7 +37,8 @@ enum Samples {
         PresenceUpdate(status: .away),
         PresenceJoinRoom(roomId: "team-1"),
         PresenceLeaveRoom(roomId: repeated("t", MessageLimits.maxRoomIdLength)),
-        BroadcastToUsers(targetUsers: ["bob", "carol@example.com"], type: "chat.message", payload: ["text": "hi", "n": 1]),
+        BroadcastToUsers(
+            targetUsers: ["bob", "carol@example.com"], type: "chat.message", payload: ["text": "hi", "n": 1]),
         BroadcastToUsers(
             targetUsers: (0..<MessageLimits.maxTargetUsers).map { "u\($0)" }, type: "ping", payload: .null),
         BroadcastToRoom(targetRoom: "team-1", type: "poll", payload: [1, "two", ["three": 3.5], .null, true]),
@@ -71,8 +72,10 @@ enum Samples {
             sockets: [LivenessSocket(socketId: "s1", userId: "alice"), LivenessSocket(socketId: "s2", userId: "bob")]),
         Delivery.event(
             "biometric:verification-result",
-            data: ["recordId": "rec-1", "success": true, "confidence": 1, "reason": "ok",
-                   "timestamp": "2026-11-29T10:00:00.123Z"],
+            data: [
+                "recordId": "rec-1", "success": true, "confidence": 1, "reason": "ok",
+                "timestamp": "2026-11-29T10:00:00.123Z",
+            ],
             to: .socket("Sk-9_aZ"), ackId: 7, gatewayId: "gw-1"),
         Delivery.event("session:new", data: ["message": "New session started"], to: .user("alice", except: "Sk-9_aZ")),
         Delivery.event("broadcast:message", data: ["from": "admin"], to: .all()),
