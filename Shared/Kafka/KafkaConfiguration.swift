@@ -33,10 +33,16 @@ public struct KafkaConfiguration: Sendable {
     }
 
     /// Whether a librdkafka property holds a secret that must never be logged.
-    public static func isSecret(_ name: String) -> Bool {
-        let lowered = name.lowercased()
-        if lowered.hasSuffix(".location") { return false }  // a file path, not the secret itself
-        return ["password", "secret", "sasl.oauthbearer.config", "ssl.key.pem"].contains { lowered.contains($0) }
+    ///
+    /// Secret: names containing `password`, `secret`, `token` or `credential`, `sasl.oauthbearer.config` and
+    /// `sasl.jaas.config`, and any name with a `key` component other than a `….location` path — so `ssl.key.pem`
+    /// and `ssl.key.password` are secret while `ssl.key.location` and `ssl.keystore.location` are not.
+    public static func isSecret(_ property: String) -> Bool {
+        let name = property.lowercased()
+        if ["password", "secret", "token", "credential"].contains(where: { name.contains($0) }) { return true }
+        if name == "sasl.oauthbearer.config" || name == "sasl.jaas.config" { return true }
+        let components = name.split(separator: ".")
+        return components.contains("key") && components.last != "location"
     }
 
     /// Properties with every secret value replaced by `***`, safe to log.

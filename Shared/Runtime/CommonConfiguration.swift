@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Logging
 
 /// How log lines are written to standard error.
@@ -105,7 +106,13 @@ public struct CommonConfiguration: Sendable {
     }
 
     /// `kafkaProperties` redacted for logging.
-    public var redactedKafkaProperties: [String: String] { KafkaProperties.redacted(kafkaProperties) }
+    public var redactedKafkaProperties: [String: String] { KafkaConfiguration.redacted(kafkaProperties) }
+
+    /// The Kafka client configuration every client of this process uses.
+    public var kafka: KafkaConfiguration {
+        KafkaConfiguration(bootstrapServers: kafkaBootstrapServers, clientId: kafkaProperties["client.id"] ?? serviceName,
+                           properties: kafkaProperties, statisticsInterval: statsInterval)
+    }
 
     /// Logger metadata that identifies this process (`service.name`, `service.instance.id`).
     public var loggerMetadata: Logger.Metadata {

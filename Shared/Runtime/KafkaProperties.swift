@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 
 /// Maps `KAFKA_*` environment variables to librdkafka configuration properties and redacts secrets for logs.
 ///
@@ -12,19 +13,7 @@ public enum KafkaProperties {
     /// `KAFKA_*` variables that are project settings or platform noise, never librdkafka properties.
     ///
     /// - `KAFKA_PORT`: injected by Kubernetes service links when a Service is named `kafka`.
-    /// - `KAFKA_TOPIC_PREFIX`, `KAFKA_REPLICATION_FACTOR`, `KAFKA_PARTITIONS`: topic provisioning.
-    /// - `KAFKA_CONSUMER_GROUP`: services pick their consumer group themselves (see DESIGN §3).
-    /// - `KAFKA_POLL_INTERVAL_MS`, `KAFKA_FLUSH_TIMEOUT_MS`, `KAFKA_STATISTICS_LOG`: client wrapper settings.
-    public static let projectVariables: Set<String> = [
-        "KAFKA_PORT",
-        "KAFKA_TOPIC_PREFIX",
-        "KAFKA_REPLICATION_FACTOR",
-        "KAFKA_PARTITIONS",
-        "KAFKA_CONSUMER_GROUP",
-        "KAFKA_POLL_INTERVAL_MS",
-        "KAFKA_FLUSH_TIMEOUT_MS",
-        "KAFKA_STATISTICS_LOG",
-    ]
+    public static let projectVariables: Set<String> = ["KAFKA_PORT"]
 
     /// Prefixes of `KAFKA_*` variables to skip: Kubernetes service links (`KAFKA_SERVICE_HOST`,
     /// `KAFKA_PORT_9092_TCP_ADDR`, …).
@@ -51,38 +40,9 @@ public enum KafkaProperties {
         return properties
     }
 
-    /// Whether a property holds a secret that must not be logged.
-    ///
-    /// Secret: names containing `password`, `secret`, `token` or `credential`, `sasl.oauthbearer.config`
-    /// (it carries client secrets), and any name with a `key` component other than a `….location`
-    /// path — so `ssl.key.pem` and `ssl.key.password` are secret while `ssl.key.location` and
-    /// `ssl.keystore.location` are not.
-    public static func isSecret(_ property: String) -> Bool {
-        let name = property.lowercased()
-        for word in ["password", "secret", "token", "credential"] where name.contains(word) {
-            return true
-        }
-        if name == "sasl.oauthbearer.config" || name == "sasl.jaas.config" { return true }
-        let components = name.split(separator: ".")
-        if components.contains("key") && components.last != "location" { return true }
-        return false
-    }
-
-    /// The text shown in logs instead of a secret value.
-    public static let redactedValue = "***"
-
-    /// `properties` with every secret value replaced by ``redactedValue``.
-    public static func redacted(_ properties: [String: String]) -> [String: String] {
-        var result = properties
-        for (name, _) in properties where isSecret(name) {
-            result[name] = redactedValue
-        }
-        return result
-    }
-
     /// A one-line, sorted, redacted `name=value` rendering for logs.
     public static func describe(_ properties: [String: String]) -> String {
-        redacted(properties).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        KafkaConfiguration.redacted(properties).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Kafka
 import Testing
 
 @testable import Runtime
@@ -14,7 +15,6 @@ struct KafkaPropertiesTests {
             "KAFKA_SASL_PASSWORD": "hunter2",
             "KAFKA_EMPTY": "",
             "KAFKA_": "x",
-            "KAFKA_TOPIC_PREFIX": "dev.",
             "KAFKA_PORT": "tcp://10.0.0.1:9092",
             "KAFKA_PORT_9092_TCP_ADDR": "10.0.0.1",
             "KAFKA_SERVICE_HOST": "10.0.0.1",
@@ -38,7 +38,7 @@ struct KafkaPropertiesTests {
         "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "ssl_key", "SSL.KEY.PEM",
     ])
     func secretProperties(name: String) {
-        #expect(KafkaProperties.isSecret(name.replacingOccurrences(of: "_", with: ".")))
+        #expect(KafkaConfiguration.isSecret(name.replacingOccurrences(of: "_", with: ".")))
     }
 
     @Test(arguments: [
@@ -46,13 +46,13 @@ struct KafkaPropertiesTests {
         "bootstrap.servers", "sasl.username", "sasl.mechanism", "security.protocol", "client.id",
     ])
     func publicProperties(name: String) {
-        #expect(!KafkaProperties.isSecret(name))
+        #expect(!KafkaConfiguration.isSecret(name))
     }
 
     @Test func redactsSecretsForLogs() {
         let properties = ["sasl.password": "hunter2", "sasl.username": "svc", "ssl.key.location": "/k.pem", "ssl.key.pem": "-----BEGIN"]
         #expect(
-            KafkaProperties.redacted(properties) == [
+            KafkaConfiguration.redacted(properties) == [
                 "sasl.password": "***", "sasl.username": "svc", "ssl.key.location": "/k.pem", "ssl.key.pem": "***",
             ])
         #expect(

@@ -1,0 +1,52 @@
+# Biometrics Realtime — the README's commands. `make run` and `make test` install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SWIFT ?= swift
+VENV := .venv
+PYTHON := $(VENV)/bin/python3
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev redis-server kcat pkg-config python3-venv
+
+.PHONY: deps apt-deps python-deps build build-release run test bench clean
+
+## deps: Debian packages (librdkafka, hiredis, OpenSSL, redis-server, kcat) and the Python test peers in .venv
+deps: apt-deps python-deps
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+python-deps: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+## build: debug build of every target, tests included
+build: apt-deps
+	$(SWIFT) build --build-tests
+
+build-release: apt-deps
+	$(SWIFT) build -c release --product biometricsctl
+
+## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
+run: deps
+	$(SWIFT) build --product biometricsctl
+	exec .build/debug/biometricsctl dev
+
+## test: every test, against a real (embedded) Kafka-protocol broker, real redis-server and real Python peers
+test: deps
+	$(SWIFT) build --build-tests
+	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
+
+## bench: Kafka client throughput and latency against kcat (release build; not a test)
+bench: deps build-release
+	.build/release/biometricsctl bench kafka
+
+clean:
+	rm -rf .build $(VENV) .run bench-results

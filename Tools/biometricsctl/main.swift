@@ -1,3 +1,0 @@
-import BiometricsCtlKit
-
-await BiometricsCtl.main()
