@@ -1,17 +1,18 @@
 import Foundation
 import Logging
+import Messages
 import Metrics
 import ServiceLifecycle
 
-/// Publishes a ``StatsSnapshot`` of the process's metrics every interval, and a last one on
+/// Publishes a ``ServiceMetrics`` snapshot of the process's metrics every interval, and a last one on
 /// graceful shutdown.
 ///
-/// The integrator wires `publish` to a Kafka producer sending to `service.metrics`. Publish
+/// Services send them to `service.metrics` with ``EnvelopeProducer`` (see ``init(configuration:producer:logger:)``). Publish
 /// failures are logged and counted (`runtime.stats.publish.failures`), never fatal. Ticks keep a
 /// fixed cadence; ticks missed while a slow publish runs are skipped, not queued.
 public struct StatsPublisher: Service, CustomStringConvertible {
     /// Sends one snapshot; may throw, which is logged and counted.
-    public typealias Publish = @Sendable (StatsSnapshot) async throws -> Void
+    public typealias Publish = @Sendable (ServiceMetrics) async throws -> Void
 
     /// Period between snapshots.
     public let interval: Duration
@@ -59,6 +60,13 @@ public struct StatsPublisher: Service, CustomStringConvertible {
         )
     }
 
+    /// Creates a publisher that sends each snapshot to `service.metrics`, keyed by instance, and waits for the broker.
+    public init(configuration: CommonConfiguration, producer: EnvelopeProducer, logger: Logger) {
+        self.init(configuration: configuration, publish: { snapshot in
+            try await producer.send(snapshot, key: snapshot.instance)
+        }, logger: logger)
+    }
+
     /// A short description for service group logs.
     public var description: String { "StatsPublisher(\(interval))" }
 
@@ -89,13 +97,8 @@ public struct StatsPublisher: Service, CustomStringConvertible {
     /// Takes and publishes one snapshot now; returns whether publishing succeeded.
     @discardableResult
     public func publishOnce() async -> Bool {
-        let snapshot = StatsSnapshot(
-            service: serviceName,
-            instance: instanceId,
-            intervalSeconds: Self.seconds(interval),
-            text: text(),
-            takenAt: Date()
-        )
+        let snapshot = ServiceMetrics(
+            service: serviceName, instance: instanceId, intervalSeconds: Self.wholeSeconds(interval), text: text())
         do {
             try await publish(snapshot)
             Counter(label: "runtime.stats.published").increment()
@@ -107,7 +110,9 @@ public struct StatsPublisher: Service, CustomStringConvertible {
         }
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    /// The interval in whole seconds as the snapshot schema wants it (at least 1).
+    private static func wholeSeconds(_ duration: Duration) -> Int {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return max(1, Int(seconds.rounded(.up)))
     }
 }

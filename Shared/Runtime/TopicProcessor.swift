@@ -1,0 +1,121 @@
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Metrics
+import ServiceLifecycle
+
+/// Consumes one command topic in a shared group: each record is decoded and validated as an envelope of that
+/// topic, handed to `handle`, and only then committed (at-least-once).
+///
+/// A record that does not decode, or whose handler throws, goes to `deadletter` with the reason and is committed
+/// too, so one bad record never blocks its partition. If even the dead-letter write fails, the record is not
+/// committed and the processor stops: the next instance to own the partition sees it again (nothing is lost).
+public struct TopicProcessor: Service {
+    /// Handles one decoded message; throwing sends the record to the dead-letter topic.
+    public typealias Handler = @Sendable (DecodedMessage, KafkaMessage) async throws -> Void
+
+    private let topic: String
+    private let consumer: KafkaConsumer
+    private let deadLetters: DeadLetterSink
+    private let handle: Handler
+    private let logger: Logger
+
+    /// Creates a processor for `topic` over an already configured consumer.
+    public init(topic: String, consumer: KafkaConsumer, deadLetters: DeadLetterSink, logger: Logger,
+                handle: @escaping Handler) {
+        self.topic = topic
+        self.consumer = consumer
+        self.deadLetters = deadLetters
+        self.handle = handle
+        self.logger = logger
+    }
+
+    /// Processes records until graceful shutdown, then commits what was handled and leaves the group.
+    public func run() async throws {
+        let duration = Timer(label: "messaging_process_duration_seconds", dimensions: [("topic", topic)],
+                             preferredDisplayUnit: .seconds)
+        try await withGracefulShutdownHandler {
+            for await record in consumer.messages {
+                let start = ContinuousClock.now
+                let outcome = await process(record)
+                let elapsed = ContinuousClock.now - start
+                duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                Counter(label: "messaging_process_messages_total", dimensions: [("topic", topic), ("outcome", outcome.rawValue)])
+                    .increment()
+                if outcome == .abandoned {
+                    throw TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
+                }
+                consumer.commit(record)
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.close() }
+        }
+        await consumer.close()
+    }
+
+    enum Outcome: String { case handled, deadlettered, abandoned }
+
+    private func process(_ record: KafkaMessage) async -> Outcome {
+        var metadata: Logger.Metadata = [
+            "kafka.topic": "\(record.topic)", "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)",
+        ]
+        let reason: String
+        do {
+            let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: topic)
+            metadata["envelope.id"] = "\(decoded.header.id)"
+            metadata["envelope.type"] = "\(decoded.type)"
+            do {
+                try await handle(decoded, record)
+                return .handled
+            } catch {
+                reason = "handler failed: \(error)"
+            }
+        } catch {
+            reason = "invalid message: \(error)"
+        }
+        logger.warning("record sent to deadletter", metadata: metadata.merging(["error.message": "\(reason)"]) { $1 })
+        do {
+            try await deadLetters.send(record, reason: reason)
+            return .deadlettered
+        } catch {
+            logger.error("dead-letter write failed; stopping without committing",
+                         metadata: metadata.merging(["error.message": "\(error)"]) { $1 })
+            return .abandoned
+        }
+    }
+}
+
+/// Thrown when a record could neither be handled nor dead-lettered.
+public struct TopicProcessorError: Error, CustomStringConvertible {
+    /// The topic.
+    public var topic: String
+    /// The record's offset.
+    public var offset: Int64
+    /// The record's partition.
+    public var partition: Int32
+    /// A human-readable summary.
+    public var description: String { "could not handle or dead-letter \(topic)[\(partition)]@\(offset)" }
+}
+
+/// Writes failed records to the `deadletter` topic with where they came from and why they failed.
+public struct DeadLetterSink: Sendable {
+    private let producer: EnvelopeProducer
+
+    /// Creates a sink producing through `producer` (its `source` names the service that gave up).
+    public init(producer: EnvelopeProducer) {
+        self.producer = producer
+    }
+
+    /// Sends the record to `deadletter` and waits until the broker has it.
+    public func send(_ record: KafkaMessage, reason: String) async throws {
+        var headers: [String: String] = [:]
+        for header in record.headers { headers[header.name] = header.stringValue ?? "" }
+        let entry = DeadLetter.bounded(
+            originalTopic: record.topic, partition: Int(record.partition), offset: Int(record.offset),
+            key: record.key.map { Data($0) }, headers: headers, value: Data(record.value), error: reason,
+            service: producer.source.service, instance: producer.source.instance)
+        Counter(label: "messaging_deadletter_messages_total", dimensions: [("topic", record.topic)]).increment()
+        try await producer.send(entry, key: "\(record.topic)/\(record.partition)/\(record.offset)")
+    }
+}
