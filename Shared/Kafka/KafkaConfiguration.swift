@@ -1,3 +1,5 @@
+import CRdKafka
+
 /// Settings shared by every Kafka client: where the brokers are and any librdkafka property.
 public struct KafkaConfiguration: Sendable {
     /// `bootstrap.servers`, e.g. `127.0.0.1:9092`.
@@ -32,6 +34,17 @@ public struct KafkaConfiguration: Sendable {
         return result
     }
 
+    /// Why librdkafka refuses `name=value` (unknown property, bad value), or nil if it accepts it.
+    public static func problem(withProperty name: String, value: String) -> String? {
+        guard let conf = rd_kafka_conf_new() else { return "librdkafka configuration unavailable" }
+        defer { rd_kafka_conf_destroy(conf) }
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard rd_kafka_conf_set(conf, name, value, &errstr, errstr.count) == RD_KAFKA_CONF_OK else {
+            return String(errorBuffer: errstr)
+        }
+        return nil
+    }
+
     /// Whether a librdkafka property holds a secret that must never be logged.
     ///
     /// Secret: names containing `password`, `secret`, `token` or `credential`, `sasl.oauthbearer.config` and
@@ -45,10 +58,13 @@ public struct KafkaConfiguration: Sendable {
         return components.contains("key") && components.last != "location"
     }
 
-    /// Properties with every secret value replaced by `***`, safe to log.
+    /// What logs show instead of a secret value.
+    public static let redactedValue = "***"
+
+    /// Properties with every secret value replaced by ``redactedValue``, safe to log.
     public static func redacted(_ properties: [String: String]) -> [String: String] {
         properties.reduce(into: [:]) { result, entry in
-            result[entry.key] = isSecret(entry.key) ? "***" : entry.value
+            result[entry.key] = isSecret(entry.key) ? redactedValue : entry.value
         }
     }
 }

@@ -28,7 +28,7 @@ final class RDKafkaClient: @unchecked Sendable {
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
             if rd_kafka_conf_set(conf, name, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                let shown = KafkaConfiguration.isSecret(name) ? "***" : value
+                let shown = KafkaConfiguration.isSecret(name) ? KafkaConfiguration.redactedValue : value
                 throw KafkaError(code: "configuration",
                                  message: "property \(name)=\(shown): \(String(errorBuffer: errstr))")
             }

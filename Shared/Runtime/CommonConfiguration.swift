@@ -78,7 +78,16 @@ public struct CommonConfiguration: Sendable {
     }
 
     /// Reads the shared settings from `environment`; `defaultHTTPPort` is the service's own ops port.
+    /// A `KAFKA_*` variable that librdkafka refuses (unknown property, bad value) is a ``ConfigurationError`` naming it.
     public init(serviceName: String, defaultHTTPPort: Int, environment: EnvironmentReader = EnvironmentReader()) throws {
+        for variable in environment.variables.keys.sorted() {
+            guard let property = KafkaProperties.propertyName(forVariable: variable),
+                  let value = environment.raw(variable),
+                  let problem = KafkaConfiguration.problem(withProperty: property, value: value)
+            else { continue }
+            let shown = KafkaConfiguration.isSecret(property) ? KafkaConfiguration.redactedValue : value
+            throw ConfigurationError.invalid(variable, value: shown, problem: "is refused by librdkafka (\(property)): \(problem)")
+        }
         self.init(
             serviceName: serviceName,
             instanceId: environment.string("INSTANCE_ID", default: Self.defaultInstanceId()),
