@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Messages", targets: ["Messages"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Auth", targets: ["Auth"]),
+        .library(name: "SocketIO", targets: ["SocketIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -47,6 +48,8 @@ let package = Package(
             ],
             path: "Shared/Redis"),
         .target(name: "Messages", path: "Shared/Messages"),
+        // Engine.IO v4 / Socket.IO v5 codec and session state machines: pure, no I/O (gateway and Swift client).
+        .target(name: "SocketIO", path: "Shared/SocketIO"),
         .target(
             name: "Auth",
             dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
@@ -83,6 +86,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "RuntimeTests",
             dependencies: [

@@ -1,0 +1,1 @@
+// The codec arrives with the gateway issue.
