@@ -16,8 +16,9 @@ public final class EmbeddedBroker: Sendable {
 
     /// Starts a cluster with `brokerCount` brokers and the given topics pre-created.
     public init(brokerCount: Int = 1, topics: [NewTopic], logger: Logger) throws {
-        // The mock cluster needs a host client handle; it never produces anything itself.
-        let client = try RDKafkaClient(role: .broker, properties: ["client.id": "embedded-broker"], logger: logger)
+        // The mock cluster needs a host client handle; it never connects anywhere (hence no bootstrap.servers,
+        // and log_level 4 hides librdkafka's notice about that).
+        let client = try RDKafkaClient(role: .broker, properties: ["client.id": "embedded-broker", "log_level": "4"], logger: logger)
         guard let pointer = rd_kafka_mock_cluster_new(client.handle, Int32(brokerCount)) else {
             throw KafkaError(code: "configuration", message: "could not start the mock cluster")
         }

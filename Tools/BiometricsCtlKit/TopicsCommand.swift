@@ -27,7 +27,15 @@ struct TopicsCommand: AsyncParsableCommand {
                 NewTopic(name: spec.name, partitions: spec.partitions, replicationFactor: replicationFactor,
                          config: spec.configs)
             }
-            let outcome = try await admin.createTopics(topics, timeout: .seconds(timeout))
+            let outcome: [String: TopicCreation]
+            do {
+                outcome = try await admin.createTopics(topics, timeout: .seconds(timeout))
+            } catch let error as KafkaError where error.code == "timeout" {
+                throw ValidationError("""
+                    \(error). No answer to CreateTopics: either the cluster is unreachable or it cannot create topics \
+                    (the embedded dev broker cannot; it pre-creates every project topic itself).
+                    """)
+            }
             var failed = false
             for spec in Topics.all {
                 let result: String
