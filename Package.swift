@@ -88,6 +88,10 @@ let package = Package(
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
+            name: "AuthTests",
+            dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
             name: "RuntimeTests",
             dependencies: [
                 "Runtime", "Kafka", "Messages", "Redis", "TestSupport",
