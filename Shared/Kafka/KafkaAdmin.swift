@@ -46,7 +46,11 @@ public final class KafkaAdmin: Sendable {
         let client = try RDKafkaClient(role: .admin, properties: configuration.librdkafkaProperties(roleDefaults: [:]),
                                        logger: logger)
         self.client = client
-        pollThread = PollThread(name: "kafka-admin-poll") { _ = rd_kafka_poll(client.handle, 100) }
+        // rd_kafka_yield only works from inside a callback; yielding the main queue wakes a blocked rd_kafka_poll.
+        let mainQueue = RDKafkaQueue(rd_kafka_queue_get_main(client.handle), client: client)
+        pollThread = PollThread(name: "kafka-admin-poll", wake: { rd_kafka_queue_yield(mainQueue.pointer) }) {
+            _ = rd_kafka_poll(client.handle, 100)
+        }
     }
 
     deinit {

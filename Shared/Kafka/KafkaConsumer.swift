@@ -123,18 +123,23 @@ public final class KafkaConsumer: Service, Sendable {
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
                 throw KafkaError(code: "consume", context: "subscribe to \(configuration.topics)", rdError: err)
             }
-        case .assign(let assignment):
-            let list = TopicPartitionList(assignment.map { ($0.key.topic, $0.key.partition, $0.value.rawValue) })
-            let err = rd_kafka_assign(client.handle, list.pointer)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: "consume", context: "assign", rdError: err)
-            }
+        case .assign:
+            break  // on the poll thread, below: it first waits for the partitions' leaders
         }
         let buffer = MessageBuffer(capacity: configuration.bufferCapacity)
         self.buffer = buffer
         let commands = PollThreadCommands()
         self.commands = commands
-        pollThread = PollThread(name: "kafka-consumer-poll") {
+        if case .assign(let assignment) = configuration.mode {
+            commands.append {
+                KafkaConsumer.assign(assignment, client: client, logger: logger)
+            }
+        }
+        let queue = queue
+        pollThread = PollThread(name: "kafka-consumer-poll", wake: {
+            rd_kafka_queue_yield(queue.pointer)
+            buffer.wakePollThread()
+        }) {
             commands.runPending()
             guard buffer.waitForSpace(timeoutMs: 100) else { return }
             guard let first = rd_kafka_consumer_poll(client.handle, 100) else { return }
@@ -152,6 +157,25 @@ public final class KafkaConsumer: Service, Sendable {
 
     deinit {
         pollThread.stopAndJoin()
+    }
+
+    /// Takes an explicit assignment once the partitions' leaders are known. librdkafka looks up a logical start
+    /// offset (`.beginning`, `.end`) as soon as a partition is assigned; without a leader yet it retries only after
+    /// 500 ms, so assigning before the first metadata reply delays the first message by half a second. Runs on the
+    /// poll thread; waits at most 1 s for metadata, then assigns anyway (librdkafka retries on its own).
+    private static func assign(_ assignment: [TopicPartition: KafkaOffset], client: RDKafkaClient, logger: Logger) {
+        for topic in Set(assignment.keys.map(\.topic)).sorted() {
+            do {
+                _ = try client.metadata(topic: topic, timeoutMs: 1000)
+            } catch {
+                logger.debug("no metadata before assign", metadata: ["kafka.topic": "\(topic)", "kafka.error": "\(error)"])
+            }
+        }
+        let list = TopicPartitionList(assignment.map { ($0.key.topic, $0.key.partition, $0.value.rawValue) })
+        let err = rd_kafka_assign(client.handle, list.pointer)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.error("kafka assign failed", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
+        }
     }
 
     /// The consumed messages, in partition order. One reader at a time; it ends after ``close()``.
@@ -207,8 +231,13 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
-    /// Partitions currently assigned to this consumer.
+    /// Partitions currently assigned to this consumer. In assign mode the assignment takes effect on the poll thread
+    /// shortly after `init` (once the partitions' leaders are known); until then this is empty.
     public func assignment() throws -> [TopicPartition] {
+        try KafkaConsumer.assignment(of: client)
+    }
+
+    private static func assignment(of client: RDKafkaClient) throws(KafkaError) -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         let err = rd_kafka_assignment(client.handle, &list)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
@@ -257,9 +286,11 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     private func setPaused(_ paused: Bool, _ partitions: [TopicPartition]?) async throws {
-        let targets = try partitions ?? assignment()
         let client = client
         try await onPollThread { () throws(KafkaError) in
+            // Resolved here, so a pending explicit assignment (taken on this thread) is included.
+            let targets: [TopicPartition]
+            if let partitions { targets = partitions } else { targets = try KafkaConsumer.assignment(of: client) }
             let list = TopicPartitionList(targets.map { ($0.topic, $0.partition, nil) })
             let err = paused ? rd_kafka_pause_partitions(client.handle, list.pointer)
                 : rd_kafka_resume_partitions(client.handle, list.pointer)

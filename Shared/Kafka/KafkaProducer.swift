@@ -68,7 +68,9 @@ public final class KafkaProducer: Service, Sendable {
                 limiter.release()
             })
         self.client = client
-        pollThread = PollThread(name: "kafka-producer-poll") {
+        // rd_kafka_yield only works from inside a callback; yielding the main queue wakes a blocked rd_kafka_poll.
+        let mainQueue = RDKafkaQueue(rd_kafka_queue_get_main(client.handle), client: client)
+        pollThread = PollThread(name: "kafka-producer-poll", wake: { rd_kafka_queue_yield(mainQueue.pointer) }) {
             _ = rd_kafka_poll(client.handle, 100)
         }
     }

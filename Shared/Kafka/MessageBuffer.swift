@@ -48,6 +48,11 @@ final class MessageBuffer: Sendable {
         return false
     }
 
+    /// Ends a poll thread's wait for space early (when it is being stopped).
+    func wakePollThread() {
+        space.signal()
+    }
+
     /// Poll thread: hands over a batch, resuming waiting readers first.
     func append(_ batch: [KafkaMessage]) {
         guard !batch.isEmpty else { return }

@@ -8,9 +8,13 @@ import Synchronization
 final class PollThread: Sendable {
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
+    private let wake: @Sendable () -> Void
 
-    /// Starts `iteration` in a loop on a new thread; it should block for at most ~100 ms per call.
-    init(name: String, iteration: @escaping @Sendable () -> Void) {
+    /// Starts `iteration` in a loop on a new thread; it should block for at most ~100 ms per call. `wake` makes a
+    /// blocked iteration return early (`rd_kafka_queue_yield` on the polled queue), so stopping does not wait out
+    /// the poll timeout.
+    init(name: String, wake: @escaping @Sendable () -> Void = {}, iteration: @escaping @Sendable () -> Void) {
+        self.wake = wake
         // The thread holds `self` until the loop ends; `stopAndJoin()` ends it.
         let thread = Thread { [self] in
             while running.load(ordering: .acquiring) {
@@ -28,6 +32,7 @@ final class PollThread: Sendable {
     /// Asks the loop to end and waits for the thread to finish its current iteration. Blocking.
     func stopAndJoin() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        wake()
         finished.wait()
     }
 }
