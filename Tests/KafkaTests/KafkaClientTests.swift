@@ -60,25 +60,6 @@ struct KafkaClientTests {
         }
     }
 
-    /// librdkafka looks up a logical start offset as soon as a partition is assigned and, with no leader known yet,
-    /// retries only after 500 ms; the consumer therefore assigns after fetching the topic's metadata (≈ 40 ms).
-    @Test("an assign-mode consumer gets its first message without librdkafka's 500 ms offset-query backoff")
-    func assignStartsPromptly() async throws {
-        let fixture = try KafkaFixture()
-        let producer = try fixture.producer()
-        try await producer.send(OutgoingMessage(topic: "events", partition: 1, key: "k", value: bytes("first")))
-        let clock = ContinuousClock()
-        let start = clock.now
-        let consumer = try fixture.consumer(.assign([TopicPartition(topic: "events", partition: 1): .beginning]))
-        let message = await consumer.nextMessage(timeout: .seconds(5))
-        let firstMessage = clock.now - start
-        #expect(message?.value == bytes("first"))
-        #expect(firstMessage < .milliseconds(400), "first message after \(firstMessage)")
-        #expect(try consumer.assignment() == [TopicPartition(topic: "events", partition: 1)])
-        await consumer.close()
-        await producer.close()
-    }
-
     @Test("a 1 MB message round-trips")
     func largeMessage() async throws {
         let fixture = try KafkaFixture()
