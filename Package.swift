@@ -82,6 +82,7 @@ let package = Package(
 
         .target(
             name: "TestSupport",
+            dependencies: ["Runtime"],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
@@ -99,7 +100,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "BiometricsCtlTests", dependencies: ["BiometricsCtlKit", "Kafka", "TestSupport"]),
+        .testTarget(
+            name: "BiometricsCtlTests",
+            dependencies: ["BiometricsCtlKit", "Kafka", "Redis", "Auth", "Runtime", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,6 @@
 import Foundation
+import Runtime
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,10 +12,9 @@ import Darwin
 ///
 /// Starting fails with a clear error (so the test fails, never skips) when `redis-server` is missing or does not
 /// answer. `stop()` sends SIGTERM and waits; `restart()` comes back on the same port; `deinit` stops it and removes
-/// the temp dir.
-public final class RedisServerProcess: @unchecked Sendable {
-    // @unchecked Sendable: `processID` is only read and written inside `lock`; the rest is immutable after init.
-
+/// the temp dir. The server runs as a ``ChildProcess``, so it stops on SIGTERM even though the test runner blocks or
+/// ignores that signal.
+public final class RedisServerProcess: Sendable {
     /// Why the server could not be started or stopped.
     public struct Failure: Error, CustomStringConvertible {
         /// What went wrong, with the server's log tail when there is one.
@@ -30,14 +31,14 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let directory: URL
 
     private let executable: String
-    private let lock = NSLock()
-    private var processID: pid_t?
+    /// The running server, `nil` once stopped.
+    private let process = Mutex<ChildProcess?>(nil)
 
     /// Starts a server on a free port; `password` turns on `requirepass`.
     public init(password: String? = nil) throws {
-        guard let executable = Self.findExecutable("redis-server") else {
+        guard let executable = ChildProcess.findExecutable("redis-server") else {
             throw Failure(
-                description: "redis-server not found on PATH or in /usr/bin, /usr/local/bin, /usr/sbin; "
+                description: "redis-server not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin; "
                     + "install it (apt-get install redis-server) to run the Redis integration tests")
         }
         self.executable = executable
@@ -52,9 +53,9 @@ public final class RedisServerProcess: @unchecked Sendable {
             let candidate: Int
             do { candidate = try Self.freePort() } catch { lastError = error; continue }
             do {
-                let pid = try Self.launch(executable, port: candidate, password: password, directory: directory)
+                let child = try Self.launch(executable, port: candidate, password: password, directory: directory)
                 self.port = candidate
-                self.processID = pid
+                process.withLock { $0 = child }
                 return
             } catch {
                 lastError = error
@@ -70,20 +71,14 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// The PID of the running server, if running.
-    public var pid: Int32? { lock.withLock { processID } }
+    public var pid: Int32? { process.withLock { $0?.pid } }
 
     /// Sends SIGTERM to the PID and waits for the server to exit (SIGKILL after 10 s).
     public func stop() throws {
-        let pid: pid_t? = lock.withLock {
-            defer { processID = nil }
-            return processID
-        }
-        guard let pid else { return }
-        kill(pid, SIGTERM)
-        if !Self.waitForExit(pid, seconds: 10) {
-            kill(pid, SIGKILL)
-            _ = Self.waitForExit(pid, seconds: 5)
-            throw Failure(description: "redis-server (pid \(pid)) ignored SIGTERM for 10 s; killed")
+        guard let child = process.withLock({ $0.take() }) else { return }
+        let status = child.terminateBlocking(grace: .seconds(10))
+        if status == .signaled(SIGKILL) || status == nil {
+            throw Failure(description: "redis-server (pid \(child.pid)) ignored SIGTERM for 10 s; killed")
         }
     }
 
@@ -94,8 +89,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         // The old listening socket is gone once the process exited; retry briefly in case the kernel lags.
         for _ in 0..<20 {
             do {
-                let pid = try Self.launch(executable, port: port, password: password, directory: directory)
-                lock.withLock { processID = pid }
+                let child = try Self.launch(executable, port: port, password: password, directory: directory)
+                process.withLock { $0 = child }
                 return
             } catch {
                 lastError = error
@@ -107,86 +102,40 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     // MARK: - Helpers
 
-    /// Spawns redis-server (stdio to /dev/null, log to a file) and polls until it answers PING.
-    private static func launch(_ executable: String, port: Int, password: String?, directory: URL) throws -> pid_t {
+    /// Spawns redis-server (output appended to a log file) and polls until it answers PING.
+    private static func launch(
+        _ executable: String, port: Int, password: String?, directory: URL
+    ) throws -> ChildProcess {
         let logFile = directory.appendingPathComponent("redis-\(port).log")
         var arguments = [
-            executable, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", directory.path, "--daemonize", "no", "--logfile", logFile.path,
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory.path, "--daemonize", "no", "--logfile", "",
         ]
         if let password { arguments += ["--requirepass", password] }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
-            let mode = descriptor == STDIN_FILENO ? O_RDONLY : O_WRONLY
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", mode, 0)
-        }
-
-        // The test runner's threads may block or ignore signals; the server must start with a clean slate so that
-        // SIGTERM stops it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaultSignals, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard status == 0 else {
-            throw Failure(description: "cannot launch \(executable): \(String(cString: strerror(status)))")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: executable, arguments: arguments, logFile: logFile)
+        } catch {
+            throw Failure(description: "cannot launch \(executable): \(error)")
         }
 
         // Bounded polling until the server answers PING over TCP (or exits).
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            var exitStatus: Int32 = 0
-            if waitpid(pid, &exitStatus, WNOHANG) == pid {
+            if let status = child.exitStatus {
                 throw Failure(
-                    description: "redis-server exited (wait status \(exitStatus)) on port \(port): "
-                        + logTail(logFile))
+                    description: "redis-server exited (\(status)) on port \(port): " + logTail(child))
             }
-            if answersPing(port: port) { return pid }
+            if answersPing(port: port) { return child }
             usleep(10_000)
         }
-        kill(pid, SIGKILL)
-        _ = waitForExit(pid, seconds: 5)
-        throw Failure(description: "redis-server did not answer PING on port \(port) within 10 s: " + logTail(logFile))
+        child.signal(SIGKILL)
+        _ = child.waitForExitBlocking(timeout: .seconds(5))
+        throw Failure(description: "redis-server did not answer PING on port \(port) within 10 s: " + logTail(child))
     }
 
-    /// Reaps the child, polling `waitpid` for at most `seconds`.
-    private static func waitForExit(_ pid: pid_t, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            var exitStatus: Int32 = 0
-            let result = waitpid(pid, &exitStatus, WNOHANG)
-            if result == pid || (result < 0 && errno == ECHILD) { return true }
-            if Date() >= deadline { return false }
-            usleep(5_000)
-        }
-    }
-
-    private static func logTail(_ file: URL) -> String {
-        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        let tail = text.split(separator: "\n").suffix(5).joined(separator: " | ")
-        return tail.isEmpty ? "(no log output)" : tail
-    }
-
-    private static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
-        return directories
-            .map { URL(fileURLWithPath: $0).appendingPathComponent(name).path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    private static func logTail(_ child: ChildProcess) -> String {
+        child.logTail(lines: 5).split(separator: "\n").joined(separator: " | ")
     }
 
     /// Asks the kernel for a free port by binding 127.0.0.1:0.

@@ -6,7 +6,9 @@ public struct BiometricsCtl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "biometricsctl",
         abstract: "Run the dev broker, provision topics, mint dev tokens and benchmark the Kafka client.",
-        subcommands: [BrokerCommand.self, TopicsCommand.self, TokenCommand.self, BenchCommand.self])
+        subcommands: [
+            DevCommand.self, BrokerCommand.self, TopicsCommand.self, TokenCommand.self, BenchCommand.self,
+        ])
 
     /// Creates the command (ArgumentParser needs it).
     public init() {}

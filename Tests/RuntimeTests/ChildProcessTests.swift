@@ -1,0 +1,77 @@
+import Foundation
+import Runtime
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Suite("ChildProcess", .timeLimit(.minutes(1)))
+struct ChildProcessTests {
+    @Test("environment, working directory, exit status and both output streams in the log file")
+    func environmentDirectoryAndLog() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("child-process-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("logs/child.log")
+        let child = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "echo \"$CHILD_TEST_VALUE $(pwd)\"; echo to-stderr >&2; exit 7"],
+            environment: ["CHILD_TEST_VALUE": "hello"], workingDirectory: directory.resolvingSymlinksInPath(),
+            logFile: log)
+        #expect(await child.waitForExit(timeout: .seconds(10)) == .exited(7))
+        #expect(!child.isRunning)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("hello \(directory.resolvingSymlinksInPath().path)"), "log: \(text)")
+        #expect(text.contains("to-stderr"), "log: \(text)")
+        #expect(child.logTail(lines: 1) == "to-stderr")
+        #expect(!child.signal(SIGTERM), "no signal is sent once the status is collected")
+    }
+
+    @Test("a child stops on a signal this process blocks and ignores")
+    func signalsAreReset() throws {
+        // This thread blocks SIGUSR2 and the process ignores it; posix_spawn would pass both on without the reset.
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR2)
+        var previousMask = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previousMask)
+        let previousHandler = signal(SIGUSR2, SIG_IGN)
+        let child: ChildProcess
+        do {
+            defer {
+                signal(SIGUSR2, previousHandler)
+                pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+            }
+            child = try ChildProcess(executable: "/bin/sleep", arguments: ["30"])
+        }
+        #expect(child.signal(SIGUSR2))
+        #expect(child.waitForExitBlocking(timeout: .seconds(10)) == .signaled(SIGUSR2))
+    }
+
+    @Test("terminate sends SIGTERM, and SIGKILL after the grace period when SIGTERM is ignored")
+    func terminateEscalates() async throws {
+        let polite = try ChildProcess(executable: "/bin/sleep", arguments: ["30"])
+        #expect(await polite.terminate(grace: .seconds(5)) == .signaled(SIGTERM))
+
+        let stubborn = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "trap '' TERM; echo trapped; while :; do sleep 0.05; done"],
+            logFile: FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log"))
+        defer { try? FileManager.default.removeItem(at: stubborn.logFile!) }
+        // Wait until the trap is installed, or SIGTERM would end the shell before it ignores SIGTERM.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while stubborn.logTail() != "trapped", ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await stubborn.terminate(grace: .milliseconds(300)) == .signaled(SIGKILL))
+    }
+
+    @Test("a missing executable is a clear error, not a crash")
+    func missingExecutable() {
+        #expect {
+            _ = try ChildProcess(executable: "/nonexistent/biometrics-child")
+        } throws: { error in
+            "\(error)".contains("/nonexistent/biometrics-child")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small blocking probes on 127.0.0.1 the dev stack uses to pick ports and to see whether its children serve.
+///
+/// Each call takes at most about `timeout` (a refused connection returns at once), so they are short enough to run
+/// from async code while polling.
+enum Loopback {
+    /// Why a probe could not even start (no socket, no bind).
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A port that is free right now, from the kernel (binding 127.0.0.1:0). Someone may take it before the caller
+    /// binds it, so callers retry on failure.
+    static func freePort() throws -> Int {
+        let fd = try tcpSocket()
+        defer { close(fd) }
+        var address = address(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind(127.0.0.1:0) failed: \(String(cString: strerror(errno)))") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw Failure(description: "getsockname failed: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether a Redis server on `port` answers `PING` with `+PONG` (or `-NOAUTH`, which also means it serves).
+    static func redisAnswersPing(port: Int, timeout: Duration = .seconds(1)) -> Bool {
+        guard let reply = exchange(port: port, request: "PING\r\n", timeout: timeout) else { return false }
+        return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
+    }
+
+    /// The status code of `GET path` over HTTP/1.1 on 127.0.0.1:`port`, or `nil` when nothing answers in time.
+    static func httpStatus(port: Int, path: String, timeout: Duration = .seconds(1)) -> Int? {
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: biometricsctl-dev\r\n"
+            + "Accept: */*\r\nConnection: close\r\n\r\n"
+        guard let reply = exchange(port: port, request: request, timeout: timeout),
+              let statusLine = reply.split(separator: "\r\n", maxSplits: 1).first
+        else { return nil }
+        // `HTTP/1.1 200 OK`
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/") else { return nil }
+        return Int(parts[1])
+    }
+
+    /// Connects, sends `request`, reads the first reply bytes (up to the first line end or 1 KiB).
+    private static func exchange(port: Int, request: String, timeout: Duration) -> String? {
+        guard let fd = try? tcpSocket() else { return nil }
+        defer { close(fd) }
+        let seconds = timeout.components.seconds
+        let microseconds = timeout.components.attoseconds / 1_000_000_000_000
+        var limit = timeval(tv_sec: .init(seconds), tv_usec: .init(microseconds))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = address(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let bytes = Array(request.utf8)
+        guard send(fd, bytes, bytes.count, noSignal) == bytes.count else { return nil }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while received.count < 1024 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            received += buffer[0..<count]
+            if received.contains(UInt8(ascii: "\n")) { break }
+        }
+        return received.isEmpty ? nil : String(decoding: received, as: UTF8.self)
+    }
+
+    /// A close-on-exec TCP socket that never raises SIGPIPE.
+    private static func tcpSocket() throws -> Int32 {
+        #if os(Linux)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw Failure(description: "socket() failed: \(String(cString: strerror(errno)))") }
+        #if canImport(Darwin)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+        return fd
+    }
+
+    #if os(Linux)
+    private static let noSignal = Int32(MSG_NOSIGNAL)
+    #else
+    private static let noSignal: Int32 = 0
+    #endif
+
+    private static func address(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
