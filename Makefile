@@ -36,7 +36,7 @@ build-release: apt-deps
 
 ## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
 run: deps
-	$(SWIFT) build --product biometricsctl
+	$(SWIFT) build
 	exec .build/debug/biometricsctl dev
 
 ## test: every test, against a real (embedded) Kafka-protocol broker, real redis-server and real Python peers

@@ -22,14 +22,15 @@ public struct AccessTokenClaims: JWTPayload, Sendable, Equatable {
     /// Presence room ids the user may join.
     public var rooms: [String]?
 
-    /// Creates claims.
+    /// Creates claims; times are cut to whole seconds, as JWT NumericDates usually are.
     public init(subject: String, expiresAt: Date, issuedAt: Date? = nil, notBefore: Date? = nil,
                 issuer: String? = nil, audience: [String]? = nil, roles: [String]? = nil, scope: String? = nil,
                 rooms: [String]? = nil) {
+        func whole(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)) }
         sub = SubjectClaim(value: subject)
-        exp = ExpirationClaim(value: expiresAt)
-        iat = issuedAt.map { IssuedAtClaim(value: $0) }
-        nbf = notBefore.map { NotBeforeClaim(value: $0) }
+        exp = ExpirationClaim(value: whole(expiresAt))
+        iat = issuedAt.map { IssuedAtClaim(value: whole($0)) }
+        nbf = notBefore.map { NotBeforeClaim(value: whole($0)) }
         iss = issuer.map { IssuerClaim(value: $0) }
         aud = audience.map { AudienceClaim(value: $0) }
         self.roles = roles

@@ -50,13 +50,13 @@ struct KafkaBenchmark: Sendable {
     func run() async throws -> KafkaBenchmarkReport {
         let facts = MachineFacts.collect(kcatPath: options.kcatPath)
         var notes: [String] = []
-        let taskset = ChildProcess.which("taskset")
+        let taskset = BenchProcess.which("taskset")
         if options.clientCPU != nil || options.brokerCPU != nil, taskset == nil {
             notes.append("taskset not found: broker and clients are not pinned to CPUs")
         }
         if let cpu = options.clientCPU, let taskset {
             // Pin every existing thread of this process; threads created later inherit it from their creator.
-            let pin = try await ChildProcess.run([taskset, "-a", "-p", "-c", "\(cpu)", "\(getpid())"])
+            let pin = try await BenchProcess.run([taskset, "-a", "-p", "-c", "\(cpu)", "\(getpid())"])
             if pin.exitCode != 0 { notes.append("could not pin this process to CPU \(cpu): \(pin.stderr)") }
         }
         let clientPrefix = options.clientCPU.flatMap { cpu in taskset.map { [$0, "-c", "\(cpu)"] } } ?? []
@@ -172,7 +172,7 @@ struct KafkaBenchmark: Sendable {
         for (name, value) in Self.producerProperties.sorted(by: { $0.key < $1.key }) {
             arguments += ["-X", "\(name)=\(value)"]
         }
-        let result = try await ChildProcess.run(arguments)
+        let result = try await BenchProcess.run(arguments)
         guard result.exitCode == 0 else {
             throw BenchError("kcat -P failed (exit \(result.exitCode)): \(result.stderr)")
         }
@@ -227,7 +227,7 @@ struct KafkaBenchmark: Sendable {
         let output = scratch + "/kcat-consume.out"
         let arguments = prefix + [options.kcatPath, "-C", "-q", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e",
                                   "-c", "\(options.messages)", "-f", ".", "-X", "socket.nagle.disable=true"]
-        let result = try await ChildProcess.run(arguments, stdoutPath: output)
+        let result = try await BenchProcess.run(arguments, stdoutPath: output)
         let read = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1
         guard result.exitCode == 0, read == options.messages else {
             throw BenchError("kcat -C read \(read) of \(options.messages) messages (exit \(result.exitCode)): "
@@ -481,9 +481,9 @@ struct MachineFacts: Sendable, Codable {
             .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
-        let rdkafka = ChildProcess.output(["pkg-config", "--modversion", "rdkafka"]) ?? "unknown (no pkg-config)"
+        let rdkafka = BenchProcess.output(["pkg-config", "--modversion", "rdkafka"]) ?? "unknown (no pkg-config)"
         // "Version 1.7.1 (JSON, …, librdkafka 2.0.2 builtin.features=…)" → "1.7.1"
-        let kcat = ChildProcess.output([kcatPath, "-V"])?.split(separator: "\n")
+        let kcat = BenchProcess.output([kcatPath, "-V"])?.split(separator: "\n")
             .first { $0.hasPrefix("Version") }?.split(separator: " ").dropFirst().first.map(String.init) ?? "unknown"
         return MachineFacts(cpus: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, kernel: kernel,
                             librdkafka: rdkafka, kcat: kcat)
@@ -661,7 +661,7 @@ enum CPUTime {
 
 /// Runs child processes with `posix_spawn` and waits for them with `wait4`, which yields their exact CPU time
 /// (Foundation's `Process.waitUntilExit` polls in 50 ms steps, too coarse for timing).
-enum ChildProcess {
+enum BenchProcess {
     /// How a child ended.
     struct Result: Sendable {
         var exitCode: Int32
@@ -783,7 +783,7 @@ final class BrokerProcess: @unchecked Sendable {
             + topics.flatMap { ["--topic", $0] }
         let pid: pid_t
         do {
-            pid = try ChildProcess.spawn(arguments, stdin: fds[0], stdoutPath: "/dev/null", stderrPath: logFile)
+            pid = try BenchProcess.spawn(arguments, stdin: fds[0], stdoutPath: "/dev/null", stderrPath: logFile)
         } catch {
             close(fds[0])
             close(fds[1])

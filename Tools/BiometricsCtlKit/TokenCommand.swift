@@ -42,7 +42,7 @@ struct TokenCommand: AsyncParsableCommand {
         let issuerClaim = self.issuer ?? environment["JWT_ISSUER"]
         let audienceClaim = audience ?? environment["JWT_AUDIENCE"]
         let issuer = try DevTokenIssuer(secret: secret)
-        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))  // whole-second NumericDates
+        let now = Date()
         let claims = AccessTokenClaims(
             subject: user, expiresAt: now.addingTimeInterval(Double(ttl)), issuedAt: now,
             issuer: issuerClaim, audience: audienceClaim.map { [$0] },
