@@ -1,1 +1,0 @@
-// The codec arrives with the gateway issue.
