@@ -10,16 +10,17 @@ import Darwin
 #endif
 
 /// A child process that reliably stops on SIGTERM: spawned with `posix_spawn`, an empty signal mask and every
-/// signal at its default disposition, its standard output and error appended to a log file.
+/// signal at its default disposition, its standard output and error appended to a log file (or sent to separate
+/// destinations), its standard input `/dev/null` or a descriptor the caller passes.
 ///
 /// `Foundation.Process` children inherit the parent's blocked and ignored signals; a parent that runs
 /// swift-service-lifecycle (or a test runner) ignores SIGTERM/SIGINT, so such children never stop on SIGTERM.
 /// `ChildProcess` resets both, so `terminate(grace:)` works on any well-behaved program.
 ///
-/// The exit status is collected with `waitpid` on this PID only (never `wait(-1)`), and once collected the PID is
-/// never signalled again, so a recycled PID cannot be hit. A `ChildProcess` that is released while its process still
-/// runs kills it with SIGKILL, so nothing outlives its owner by accident; call ``terminate(grace:)``
-/// for a graceful stop.
+/// The exit status and the child's CPU time are collected with `wait4` on this PID only (never `wait(-1)`), and once
+/// collected the PID is never signalled again, so a recycled PID cannot be hit. A `ChildProcess` that is released
+/// while its process still runs kills it with SIGKILL, so nothing outlives its owner by accident; call
+/// ``terminate(grace:)`` for a graceful stop.
 public final class ChildProcess: Sendable {
     /// How a child process ended.
     public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
@@ -43,6 +44,33 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Where the child's standard output or standard error goes.
+    public enum Output: Sendable, Hashable {
+        /// `/dev/null`.
+        case discard
+        /// A file, created with its directory if missing; appended to, or emptied first when `append` is `false`.
+        case file(URL, append: Bool = true)
+        /// Standard error only: wherever standard output goes (one descriptor, so lines interleave in order).
+        case standardOutput
+    }
+
+    /// CPU time a finished child used, as `wait4` reports it (its waited-for descendants included).
+    public struct ResourceUsage: Sendable, Hashable {
+        /// User-mode CPU seconds.
+        public let userSeconds: Double
+        /// Kernel-mode CPU seconds.
+        public let systemSeconds: Double
+
+        /// User plus system CPU seconds.
+        public var cpuSeconds: Double { userSeconds + systemSeconds }
+
+        /// Creates a usage from CPU seconds.
+        public init(userSeconds: Double, systemSeconds: Double) {
+            self.userSeconds = userSeconds
+            self.systemSeconds = systemSeconds
+        }
+    }
+
     /// Why a process could not be spawned.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         /// What went wrong, naming the executable.
@@ -54,32 +82,44 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// The executable's path.
+    /// The executable's path (after the `PATH` lookup of a bare name).
     public let executable: String
     /// The arguments after the program name.
     public let arguments: [String]
-    /// Where standard output and error are appended; `nil` sends them to `/dev/null`.
+    /// Where standard output goes.
+    public let standardOutput: Output
+    /// Where standard error goes.
+    public let standardError: Output
+    /// The file standard error goes to (with the `logFile:` initializer, standard output too), which
+    /// ``logTail(lines:)`` reads; `nil` when standard error is discarded.
     public let logFile: URL?
     /// The process id.
     public let pid: pid_t
 
-    /// The exit status once collected; `nil` while running. Only changed inside the lock, where `waitpid` runs too,
-    /// so a status is collected exactly once and a signal is never sent after it was.
-    private let status = Mutex<ExitStatus?>(nil)
+    /// The exit status and CPU time once collected; `nil` while running. Only changed inside the lock, where `wait4`
+    /// runs too, so a status is collected exactly once and a signal is never sent after it was.
+    private let collected = Mutex<Collected?>(nil)
 
-    /// Spawns `executable` with `arguments`.
+    /// What `wait4` reported.
+    private struct Collected {
+        var status: ExitStatus
+        /// `nil` when the status was collected elsewhere.
+        var usage: ResourceUsage?
+    }
+
+    /// Spawns `executable` with `arguments`, standard output and error appended to one log file.
     ///
     /// - Parameters:
-    ///   - executable: path of the program (see ``findExecutable(_:)`` to look a name up on `PATH`).
+    ///   - executable: path of the program, or a bare name (no `/`) looked up with ``findExecutable(_:)``.
     ///   - arguments: arguments after the program name (`argv[1...]`).
     ///   - environment: variables added to (or replacing those of) this process's environment.
     ///   - removingEnvironment: variables of this process's environment the child must not see.
     ///   - workingDirectory: the child's current directory; `nil` keeps this process's.
     ///   - logFile: file that standard output and error are appended to (created, with its directory, if missing);
-    ///     `nil` discards them. Standard input is always `/dev/null`.
+    ///     `nil` discards them. Standard input is `/dev/null`.
     ///   - newProcessGroup: puts the child in its own process group, so a terminal's Ctrl-C reaches only this
     ///     process, which then stops its children in order.
-    public init(
+    public convenience init(
         executable: String,
         arguments: [String] = [],
         environment: [String: String] = [:],
@@ -88,26 +128,75 @@ public final class ChildProcess: Sendable {
         logFile: URL? = nil,
         newProcessGroup: Bool = false
     ) throws(Failure) {
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw Failure("\(executable) is not an executable file")
+        try self.init(
+            executable: executable, arguments: arguments, environment: environment,
+            removingEnvironment: removingEnvironment, workingDirectory: workingDirectory,
+            standardOutput: logFile.map { .file($0, append: true) } ?? .discard, standardError: .standardOutput,
+            newProcessGroup: newProcessGroup)
+    }
+
+    /// Spawns `executable` with `arguments`, with a chosen standard input and separate output destinations.
+    ///
+    /// - Parameters:
+    ///   - executable: path of the program, or a bare name (no `/`) looked up with ``findExecutable(_:)``.
+    ///   - arguments: arguments after the program name (`argv[1...]`).
+    ///   - environment: variables added to (or replacing those of) this process's environment.
+    ///   - removingEnvironment: variables of this process's environment the child must not see.
+    ///   - workingDirectory: the child's current directory; `nil` keeps this process's.
+    ///   - standardInput: a descriptor the child gets as its standard input (duplicated: the caller still owns it
+    ///     and closes its copy when it likes); `nil` means `/dev/null`.
+    ///   - standardOutput: where standard output goes; ``Output/standardOutput`` is not valid here.
+    ///   - standardError: where standard error goes; by default the same place as standard output.
+    ///   - newProcessGroup: puts the child in its own process group, so a terminal's Ctrl-C reaches only this
+    ///     process, which then stops its children in order.
+    public init(
+        executable: String,
+        arguments: [String] = [],
+        environment: [String: String] = [:],
+        removingEnvironment: Set<String> = [],
+        workingDirectory: URL? = nil,
+        standardInput: Int32? = nil,
+        standardOutput: Output,
+        standardError: Output = .standardOutput,
+        newProcessGroup: Bool = false
+    ) throws(Failure) {
+        let path: String
+        if executable.contains("/") {
+            path = executable
+        } else if let found = Self.findExecutable(executable) {
+            path = found
+        } else {
+            throw Failure("\(executable) is not on PATH")
         }
-        if let logFile {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Failure("\(path) is not an executable file")
+        }
+        if standardOutput == .standardOutput {
+            throw Failure("cannot spawn \(path): standard output cannot go to standard output")
+        }
+        for case .file(let file, _) in [standardOutput, standardError] {
             do {
                 try FileManager.default.createDirectory(
-                    at: logFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch {
-                throw Failure("cannot create the log directory for \(executable): \(error)")
+                throw Failure("cannot create the directory of \(file.path) for \(path): \(error)")
             }
         }
-        self.executable = executable
+        self.executable = path
         self.arguments = arguments
-        self.logFile = logFile
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+        switch standardError == .standardOutput ? standardOutput : standardError {
+        case .file(let file, _): logFile = file
+        case .discard, .standardOutput: logFile = nil
+        }
 
         var variables = ProcessInfo.processInfo.environment.filter { !removingEnvironment.contains($0.key) }
         variables.merge(environment) { $1 }
         self.pid = try Self.spawn(
-            executable: executable, arguments: arguments, environment: variables,
-            workingDirectory: workingDirectory, logFile: logFile, newProcessGroup: newProcessGroup)
+            executable: path, arguments: arguments, environment: variables, workingDirectory: workingDirectory,
+            standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
+            newProcessGroup: newProcessGroup)
     }
 
     deinit {
@@ -125,12 +214,21 @@ public final class ChildProcess: Sendable {
     /// The exit status, or `nil` while the process runs.
     public var exitStatus: ExitStatus? { collectStatus() }
 
+    /// The CPU time the process used, once it has exited; `nil` while it runs or when its status was collected
+    /// elsewhere (``ExitStatus/unknown``).
+    public var resourceUsage: ResourceUsage? {
+        collected.withLock { collected in
+            Self.collect(pid, into: &collected)
+            return collected?.usage
+        }
+    }
+
     /// Sends `signal` to the process; returns `false` if it has already exited (and nothing was sent).
     @discardableResult
     public func signal(_ signal: Int32) -> Bool {
-        status.withLock { status in
-            Self.collect(pid, into: &status)
-            guard status == nil else { return false }
+        collected.withLock { collected in
+            Self.collect(pid, into: &collected)
+            guard collected == nil else { return false }
             return kill(pid, signal) == 0
         }
     }
@@ -163,6 +261,30 @@ public final class ChildProcess: Sendable {
             if let status = collectStatus() { return status }
             if ContinuousClock.now >= deadline { return nil }
             usleep(5_000)
+        }
+    }
+
+    /// Waits for the process to exit, however long that takes, and returns its status as soon as it exits (no
+    /// polling interval), so a caller can time a child. The wait runs on a thread of its own, off the cooperative
+    /// pool; cancelling the task does not end it (bound it with ``terminate(grace:)`` from another task).
+    public func waitForExit() async -> ExitStatus {
+        if let status = collectStatus() { return status }
+        return await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.waitUntilExit()) }.start()
+        }
+    }
+
+    /// Blocks the calling thread until the process exits, however long that takes, and returns its status as soon
+    /// as it exits; for synchronous callers. Never call it on the cooperative pool: use ``waitForExit()``.
+    public func waitUntilExit() -> ExitStatus {
+        while true {
+            if let status = collectStatus() { return status }
+            // Sleep until the process has exited without reaping it (WNOWAIT): the status is collected under the
+            // lock, so `signal` can never hit a reaped (and possibly recycled) PID.
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0, errno != EINTR, errno != ECHILD {
+                usleep(5_000)  // not expected; poll rather than spin
+            }
         }
     }
 
@@ -215,23 +337,30 @@ public final class ChildProcess: Sendable {
     }
 
     private func collectStatus() -> ExitStatus? {
-        status.withLock { status in
-            Self.collect(pid, into: &status)
-            return status
+        collected.withLock { collected in
+            Self.collect(pid, into: &collected)
+            return collected?.status
         }
     }
 
-    /// Collects the exit status without blocking if the process has ended and `status` is still `nil`.
-    private static func collect(_ pid: pid_t, into status: inout ExitStatus?) {
-        guard status == nil else { return }
+    /// Collects the exit status and CPU time without blocking if the process has ended and `collected` is still
+    /// `nil`.
+    private static func collect(_ pid: pid_t, into collected: inout Collected?) {
+        guard collected == nil else { return }
         var raw: Int32 = 0
+        var usage = rusage()
         var result: pid_t
-        repeat { result = waitpid(pid, &raw, WNOHANG) } while result < 0 && errno == EINTR
+        repeat { result = wait4(pid, &raw, WNOHANG, &usage) } while result < 0 && errno == EINTR
         if result == pid {
-            status = decode(raw)
+            collected = Collected(status: decode(raw), usage: ResourceUsage(
+                userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime)))
         } else if result < 0 && errno == ECHILD {
-            status = .unknown
+            collected = Collected(status: .unknown, usage: nil)
         }
+    }
+
+    private static func seconds(_ time: timeval) -> Double {
+        Double(time.tv_sec) + Double(time.tv_usec) / 1e6
     }
 
     /// Decodes a `waitpid` status (the `WIFEXITED`/`WTERMSIG` macros are not available to Swift).
@@ -258,16 +387,29 @@ public final class ChildProcess: Sendable {
     }
 
     private static func spawn(
-        executable: String, arguments: [String], environment: [String: String],
-        workingDirectory: URL?, logFile: URL?, newProcessGroup: Bool
+        executable: String, arguments: [String], environment: [String: String], workingDirectory: URL?,
+        standardInput: Int32?, standardOutput: Output, standardError: Output, newProcessGroup: Bool
     ) throws(Failure) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(
-            &actions, STDOUT_FILENO, logFile?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+        if let standardInput {
+            // dup2 clears FD_CLOEXEC on the copy, so a close-on-exec pipe end still reaches the child.
+            posix_spawn_file_actions_adddup2(&actions, standardInput, STDIN_FILENO)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        }
+        for (descriptor, output) in [(STDOUT_FILENO, standardOutput), (STDERR_FILENO, standardError)] {
+            switch output {
+            case .discard:
+                posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0)
+            case .file(let file, let append):
+                posix_spawn_file_actions_addopen(
+                    &actions, descriptor, file.path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
+            case .standardOutput:
+                posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, descriptor)
+            }
+        }
         if let workingDirectory {
             guard addChangeDirectory(&actions, workingDirectory.path) else {
                 throw Failure("cannot spawn \(executable) in \(workingDirectory.path): this C library has no "

@@ -66,6 +66,76 @@ struct ChildProcessTests {
         #expect(await stubborn.terminate(grace: .milliseconds(300)) == .signaled(SIGKILL))
     }
 
+    @Test("standard input from a pipe the caller holds")
+    func standardInputFromPipe() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // the child must get its stdin only through the dup
+        let child: ChildProcess
+        do {
+            defer { close(fds[0]) }
+            child = try ChildProcess(
+                executable: "/bin/sh", arguments: ["-c", "read line; echo \"got $line\"; cat >/dev/null; echo eof"],
+                standardInput: fds[0], standardOutput: .file(output))
+        }
+        let line = Array("from the pipe\n".utf8)
+        #expect(write(fds[1], line, line.count) == line.count)
+        close(fds[1])  // the child's `cat` ends only once every writer is closed
+        #expect(await child.waitForExit() == .exited(0))
+        #expect(try String(contentsOf: output, encoding: .utf8) == "got from the pipe\neof\n")
+    }
+
+    @Test("standard output and standard error to separate files, replaced or appended")
+    func separateOutputs() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("child-process-\(UUID().uuidString)", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("out/child.out")
+        let err = directory.appendingPathComponent("err/child.err")
+        for _ in 0..<2 {
+            let child = try ChildProcess(
+                executable: "/bin/sh", arguments: ["-c", "echo to-stdout; echo to-stderr >&2"],
+                standardOutput: .file(out, append: false), standardError: .file(err, append: true))
+            #expect(child.waitUntilExit() == .exited(0))
+            #expect(child.logFile == err)
+            #expect(child.logTail(lines: 1) == "to-stderr")
+        }
+        #expect(try String(contentsOf: out, encoding: .utf8) == "to-stdout\n", "replaced on each run")
+        #expect(try String(contentsOf: err, encoding: .utf8) == "to-stderr\nto-stderr\n", "appended on each run")
+
+        let quiet = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "echo to-stdout; echo to-stderr >&2"],
+            standardOutput: .file(out, append: false), standardError: .discard)
+        #expect(await quiet.waitForExit() == .exited(0))
+        #expect(quiet.logFile == nil)
+        #expect(try String(contentsOf: out, encoding: .utf8) == "to-stdout\n")
+    }
+
+    @Test("the exit information reports the CPU time the child used")
+    func resourceUsage() async throws {
+        let child = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"],
+            standardOutput: .discard)
+        #expect(await child.waitForExit() == .exited(0))
+        let usage = try #require(child.resourceUsage)
+        #expect(usage.cpuSeconds > 0, "usage: \(usage)")
+        #expect(usage.cpuSeconds == usage.userSeconds + usage.systemSeconds)
+    }
+
+    @Test("a bare program name is looked up on PATH")
+    func pathLookup() throws {
+        let child = try ChildProcess(executable: "sh", arguments: ["-c", "exit 3"], standardOutput: .discard)
+        #expect(child.executable.hasPrefix("/") && child.executable.hasSuffix("/sh"), "\(child.executable)")
+        #expect(child.waitUntilExit() == .exited(3))
+        #expect {
+            _ = try ChildProcess(executable: "biometrics-no-such-program", standardOutput: .discard)
+        } throws: { error in
+            "\(error)".contains("biometrics-no-such-program")
+        }
+    }
+
     @Test("a missing executable is a clear error, not a crash")
     func missingExecutable() {
         #expect {

@@ -1,7 +1,7 @@
-import Dispatch
 import Foundation
 import Kafka
 import Logging
+import Runtime
 
 #if canImport(Glibc)
 import Glibc
@@ -48,24 +48,24 @@ struct KafkaBenchmark: Sendable {
 
     /// Runs every phase `options.runs` times against one broker process and returns the report.
     func run() async throws -> KafkaBenchmarkReport {
-        let facts = MachineFacts.collect(kcatPath: options.kcatPath)
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("biometrics-bench-\(getpid())", isDirectory: true)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let facts = await MachineFacts.collect(kcatPath: options.kcatPath, scratch: scratch)
         var notes: [String] = []
-        let taskset = BenchProcess.which("taskset")
+        let taskset = ChildProcess.findExecutable("taskset")
         if options.clientCPU != nil || options.brokerCPU != nil, taskset == nil {
             notes.append("taskset not found: broker and clients are not pinned to CPUs")
         }
         if let cpu = options.clientCPU, let taskset {
             // Pin every existing thread of this process; threads created later inherit it from their creator.
-            let pin = try await BenchProcess.run([taskset, "-a", "-p", "-c", "\(cpu)", "\(getpid())"])
-            if pin.exitCode != 0 { notes.append("could not pin this process to CPU \(cpu): \(pin.stderr)") }
+            let pin = try await Self.runClient([taskset, "-a", "-p", "-c", "\(cpu)", "\(getpid())"], scratch: scratch)
+            if !pin.status.isSuccess { notes.append("could not pin this process to CPU \(cpu): \(pin.stderr)") }
         }
         let clientPrefix = options.clientCPU.flatMap { cpu in taskset.map { [$0, "-c", "\(cpu)"] } } ?? []
 
         let workload = BenchWorkload(count: options.messages, valueBytes: options.messageBytes, seed: options.seed)
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("biometrics-bench-\(getpid())", isDirectory: true)
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
         let kcatInput = scratch.appendingPathComponent("messages.txt").path
         try workload.writeKcatFile(to: kcatInput)
         let kcatSingle = scratch.appendingPathComponent("one-message.txt").path
@@ -99,7 +99,8 @@ struct KafkaBenchmark: Sendable {
         for run in runs {
             progress("run \(run)/\(options.runs): fixed cost (one message, kcat and ours)")
             let kcatOne = try await self.produceKcat(file: kcatSingle, topic: topics.produce("kcat1", run), count: 1,
-                                                     bootstrap: broker.bootstrapServers, prefix: clientPrefix)
+                                                     bootstrap: broker.bootstrapServers, prefix: clientPrefix,
+                                                     scratch: scratch)
             fixedKcat.append(kcatOne.seconds * 1000)
             let oursOne = try await produceOurs(workload.outgoing(topic: topics.produce("ours1", run), count: 1),
                                                 kafka: kafka, lingerMs: 0)
@@ -107,7 +108,8 @@ struct KafkaBenchmark: Sendable {
             progress("run \(run)/\(options.runs): produce (kcat, ours linger.ms=0, ours linger.ms=5)")
             let kcatTopic = topics.produce("kcat", run)
             produceKcat.append(try await self.produceKcat(file: kcatInput, topic: kcatTopic, count: options.messages,
-                                                          bootstrap: broker.bootstrapServers, prefix: clientPrefix))
+                                                          bootstrap: broker.bootstrapServers, prefix: clientPrefix,
+                                                          scratch: scratch))
             try await counter.expect(options.messages, in: kcatTopic)
             for (linger, topic) in [(0, topics.produce("ours0", run)), (5, topics.produce("ours5", run))] {
                 let messages = workload.outgoing(topic: topic)
@@ -117,7 +119,7 @@ struct KafkaBenchmark: Sendable {
             }
             progress("run \(run)/\(options.runs): consume (kcat, ours)")
             consumeKcat.append(try await self.consumeKcat(topic: topics.consume, bootstrap: broker.bootstrapServers,
-                                                          prefix: clientPrefix, scratch: scratch.path))
+                                                          prefix: clientPrefix, scratch: scratch))
             consumeOurs.append(try await self.consumeOurs(topic: topics.consume, kafka: kafka))
             progress("run \(run)/\(options.runs): delivery latency (\(options.latencySamples) awaited sends)")
             latency.append(try await deliveryLatency(topic: topics.latency(run), kafka: kafka, workload: workload))
@@ -165,16 +167,16 @@ struct KafkaBenchmark: Sendable {
     }
 
     /// `kcat -P -l FILE`: the clock runs from spawning kcat until it exited (it exits once everything is delivered).
-    func produceKcat(file: String, topic: String, count: Int, bootstrap: String, prefix: [String]) async throws
-        -> ThroughputSample
+    func produceKcat(file: String, topic: String, count: Int, bootstrap: String, prefix: [String], scratch: URL)
+        async throws -> ThroughputSample
     {
-        var arguments = prefix + [options.kcatPath, "-P", "-q", "-b", bootstrap, "-t", topic, "-K", ":", "-l", file]
+        var command = prefix + [options.kcatPath, "-P", "-q", "-b", bootstrap, "-t", topic, "-K", ":", "-l", file]
         for (name, value) in Self.producerProperties.sorted(by: { $0.key < $1.key }) {
-            arguments += ["-X", "\(name)=\(value)"]
+            command += ["-X", "\(name)=\(value)"]
         }
-        let result = try await BenchProcess.run(arguments)
-        guard result.exitCode == 0 else {
-            throw BenchError("kcat -P failed (exit \(result.exitCode)): \(result.stderr)")
+        let result = try await Self.runClient(command, scratch: scratch)
+        guard result.status.isSuccess else {
+            throw BenchError("kcat -P failed (\(result.status)): \(result.stderr)")
         }
         return ThroughputSample(messages: count, seconds: result.wallSeconds, cpuSeconds: result.cpuSeconds,
                                 closeSeconds: nil)
@@ -221,16 +223,16 @@ struct KafkaBenchmark: Sendable {
 
     /// `kcat -C -o beginning -e -c N`: the clock runs from spawning kcat until it exited. It prints one byte per
     /// message (`-f .`) into a file, so the count can be checked without formatting 200-byte payloads.
-    func consumeKcat(topic: String, bootstrap: String, prefix: [String], scratch: String) async throws
+    func consumeKcat(topic: String, bootstrap: String, prefix: [String], scratch: URL) async throws
         -> ThroughputSample
     {
-        let output = scratch + "/kcat-consume.out"
-        let arguments = prefix + [options.kcatPath, "-C", "-q", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e",
-                                  "-c", "\(options.messages)", "-f", ".", "-X", "socket.nagle.disable=true"]
-        let result = try await BenchProcess.run(arguments, stdoutPath: output)
-        let read = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1
-        guard result.exitCode == 0, read == options.messages else {
-            throw BenchError("kcat -C read \(read) of \(options.messages) messages (exit \(result.exitCode)): "
+        let output = scratch.appendingPathComponent("kcat-consume.out")
+        let command = prefix + [options.kcatPath, "-C", "-q", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e",
+                                "-c", "\(options.messages)", "-f", ".", "-X", "socket.nagle.disable=true"]
+        let result = try await Self.runClient(command, standardOutput: .file(output, append: false), scratch: scratch)
+        let read = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? -1
+        guard result.status.isSuccess, read == options.messages else {
+            throw BenchError("kcat -C read \(read) of \(options.messages) messages (\(result.status)): "
                 + result.stderr)
         }
         return ThroughputSample(messages: options.messages, seconds: result.wallSeconds, cpuSeconds: result.cpuSeconds,
@@ -258,6 +260,48 @@ struct KafkaBenchmark: Sendable {
         let cpu = CPUTime.ofThisProcess() - before
         await producer.close()
         return LatencyResult(milliseconds: milliseconds, cpuSeconds: cpu)
+    }
+
+    // MARK: Client processes
+
+    /// A client process that ran to completion.
+    struct ClientRun: Sendable {
+        var status: ChildProcess.ExitStatus
+        /// From spawning the process until it exited.
+        var wallSeconds: Double
+        /// User + system CPU time of the process (0 if its status was collected elsewhere).
+        var cpuSeconds: Double
+        /// Its standard error, trimmed.
+        var stderr: String
+    }
+
+    /// Runs `command` (a program, looked up on `PATH` if it has no `/`, then its arguments) to completion with
+    /// standard input `/dev/null`; standard error is captured through a file in `scratch`.
+    static func runClient(_ command: [String], standardOutput: ChildProcess.Output = .discard, scratch: URL)
+        async throws -> ClientRun
+    {
+        let errors = scratch.appendingPathComponent("client-\(UUID().uuidString).err")
+        defer { try? FileManager.default.removeItem(at: errors) }
+        let start = ContinuousClock.now
+        let process = try ChildProcess(
+            executable: command[0], arguments: Array(command.dropFirst()),
+            standardOutput: standardOutput, standardError: .file(errors, append: false))
+        let status = await process.waitForExit()
+        let wall = (ContinuousClock.now - start).seconds
+        let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        return ClientRun(status: status, wallSeconds: wall, cpuSeconds: process.resourceUsage?.cpuSeconds ?? 0,
+                         stderr: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// The standard output of a short command, trimmed; nil if it could not run or failed.
+    static func output(_ command: [String], scratch: URL) async -> String? {
+        let output = scratch.appendingPathComponent("output-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        guard let result = try? await runClient(command, standardOutput: .file(output, append: false),
+                                                scratch: scratch),
+              result.status.isSuccess, let text = try? String(contentsOf: output, encoding: .utf8)
+        else { return nil }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func waitForTopics(_ names: [String], admin: KafkaAdmin) async throws {
@@ -475,15 +519,16 @@ struct MachineFacts: Sendable, Codable {
     var librdkafka: String
     var kcat: String
 
-    static func collect(kcatPath: String) -> MachineFacts {
+    static func collect(kcatPath: String, scratch: URL) async -> MachineFacts {
         let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
-        let rdkafka = BenchProcess.output(["pkg-config", "--modversion", "rdkafka"]) ?? "unknown (no pkg-config)"
+        let rdkafka = await KafkaBenchmark.output(["pkg-config", "--modversion", "rdkafka"], scratch: scratch)
+            ?? "unknown (no pkg-config)"
         // "Version 1.7.1 (JSON, …, librdkafka 2.0.2 builtin.features=…)" → "1.7.1"
-        let kcat = BenchProcess.output([kcatPath, "-V"])?.split(separator: "\n")
+        let kcat = await KafkaBenchmark.output([kcatPath, "-V"], scratch: scratch)?.split(separator: "\n")
             .first { $0.hasPrefix("Version") }?.split(separator: " ").dropFirst().first.map(String.init) ?? "unknown"
         return MachineFacts(cpus: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, kernel: kernel,
                             librdkafka: rdkafka, kcat: kcat)
@@ -659,107 +704,21 @@ enum CPUTime {
     }
 }
 
-/// Runs child processes with `posix_spawn` and waits for them with `wait4`, which yields their exact CPU time
-/// (Foundation's `Process.waitUntilExit` polls in 50 ms steps, too coarse for timing).
-enum BenchProcess {
-    /// How a child ended.
-    struct Result: Sendable {
-        var exitCode: Int32
-        var wallSeconds: Double
-        var cpuSeconds: Double
-        var stderr: String
-    }
-
-    /// The full path of an executable on `PATH`, or nil.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
-    }
-
-    /// Spawns `arguments` (looked up on PATH), stdin from /dev/null, and waits off the cooperative pool.
-    static func run(_ arguments: [String], stdoutPath: String = "/dev/null") async throws -> Result {
-        let stderrPath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("biometrics-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err").path
-        defer { unlink(stderrPath) }
-        let outcome: Swift.Result<Result, BenchError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let start = ContinuousClock.now
-                    let pid = try spawn(arguments, stdin: nil, stdoutPath: stdoutPath, stderrPath: stderrPath)
-                    var status: Int32 = 0
-                    var usage = rusage()
-                    while wait4(pid, &status, 0, &usage) < 0 {
-                        guard errno == EINTR else { throw BenchError("wait4 failed: errno \(errno)") }
-                    }
-                    let wall = (ContinuousClock.now - start).seconds
-                    let exitCode = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                    let errors = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                    continuation.resume(returning: .success(Result(
-                        exitCode: exitCode, wallSeconds: wall, cpuSeconds: CPUTime.seconds(usage),
-                        stderr: errors.trimmingCharacters(in: .whitespacesAndNewlines))))
-                } catch {
-                    continuation.resume(returning: .failure(error as? BenchError ?? BenchError("\(error)")))
-                }
-            }
-        }
-        return try outcome.get()
-    }
-
-    /// The standard output of a short command, or nil if it could not run or failed.
-    static func output(_ arguments: [String]) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Starts a child; `stdin` is a descriptor to become its standard input (nil: /dev/null).
-    static func spawn(_ arguments: [String], stdin: Int32?, stdoutPath: String, stderrPath: String) throws
-        -> pid_t
-    {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if let stdin {
-            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let err = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-        guard err == 0 else {
-            throw BenchError("could not start \(arguments[0]): \(String(cString: strerror(err)))")
-        }
-        return pid
-    }
-}
-
 /// The embedded broker in a child process (`biometricsctl bench broker-process`), optionally pinned to a CPU.
 ///
 /// Its standard input is a pipe this process holds open: if this process dies, the broker sees EOF and exits,
 /// so no broker outlives the benchmark. ``stop()`` ends it with SIGTERM.
 ///
-/// `@unchecked Sendable`: `pid` is immutable; `stopped` is only touched under `lock`.
+/// `@unchecked Sendable`: `process` is `Sendable` and `stdinWriter` immutable; `stopped` is only touched under `lock`.
 final class BrokerProcess: @unchecked Sendable {
-    let pid: pid_t
     let bootstrapServers: String
+    private let process: ChildProcess
     private let stdinWriter: Int32
     private let lock = NSLock()
     private var stopped = false
 
-    private init(pid: pid_t, bootstrapServers: String, stdinWriter: Int32) {
-        self.pid = pid
+    private init(process: ChildProcess, bootstrapServers: String, stdinWriter: Int32) {
+        self.process = process
         self.bootstrapServers = bootstrapServers
         self.stdinWriter = stdinWriter
     }
@@ -771,43 +730,46 @@ final class BrokerProcess: @unchecked Sendable {
         -> BrokerProcess
     {
         let addressFile = directory + "/broker.address"
-        let logFile = directory + "/broker.log"
+        let logFile = URL(fileURLWithPath: directory + "/broker.log")
         unlink(addressFile)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw BenchError("pipe failed: errno \(errno)") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
-        let arguments = prefix + [executable, "bench", "broker-process", "--address-file", addressFile,
-                                  "--partitions", "\(partitions)", "--watch-stdin"]
+        let command = prefix + [executable, "bench", "broker-process", "--address-file", addressFile,
+                                "--partitions", "\(partitions)", "--watch-stdin"]
             + topics.flatMap { ["--topic", $0] }
-        let pid: pid_t
+        let process: ChildProcess
         do {
-            pid = try BenchProcess.spawn(arguments, stdin: fds[0], stdoutPath: "/dev/null", stderrPath: logFile)
+            defer { close(fds[0]) }
+            process = try ChildProcess(
+                executable: command[0], arguments: Array(command.dropFirst()), standardInput: fds[0],
+                standardOutput: .discard, standardError: .file(logFile, append: false))
         } catch {
-            close(fds[0])
             close(fds[1])
             throw error
         }
-        close(fds[0])
-        let deadline = ContinuousClock.now + .seconds(15)
-        while true {
-            if let address = try? String(contentsOfFile: addressFile, encoding: .utf8) {
-                return BrokerProcess(pid: pid, bootstrapServers: address.trimmingCharacters(in: .whitespacesAndNewlines),
-                                     stdinWriter: fds[1])
-            }
-            var status: Int32 = 0
-            let exited = waitpid(pid, &status, WNOHANG) == pid
-            if exited || ContinuousClock.now > deadline {
-                if !exited {
-                    kill(pid, SIGKILL)
-                    waitpid(pid, &status, 0)
+        do {
+            let deadline = ContinuousClock.now + .seconds(15)
+            while true {
+                if let address = try? String(contentsOfFile: addressFile, encoding: .utf8) {
+                    return BrokerProcess(
+                        process: process, bootstrapServers: address.trimmingCharacters(in: .whitespacesAndNewlines),
+                        stdinWriter: fds[1])
                 }
-                close(fds[1])
-                let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-                throw BenchError("the broker process did not start: \(log)")
+                if let status = process.exitStatus {
+                    throw BenchError("the broker process did not start (\(status)): \(process.logTail(lines: 40))")
+                }
+                guard ContinuousClock.now < deadline else {
+                    throw BenchError("the broker process wrote no address within 15 s: \(process.logTail(lines: 40))")
+                }
+                try await Task.sleep(for: .milliseconds(20))
             }
-            try await Task.sleep(for: .milliseconds(20))
+        } catch {
+            process.terminateBlocking(grace: .zero)
+            close(fds[1])
+            throw error
         }
     }
 
@@ -818,17 +780,7 @@ final class BrokerProcess: @unchecked Sendable {
             return !stopped
         }
         guard first else { return }
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        for _ in 0..<300 {
-            if waitpid(pid, &status, WNOHANG) == pid {
-                close(stdinWriter)
-                return
-            }
-            usleep(10_000)
-        }
-        kill(pid, SIGKILL)
-        waitpid(pid, &status, 0)
+        process.terminateBlocking(grace: .seconds(3))
         close(stdinWriter)
     }
 }
