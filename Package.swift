@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
+        .executable(name: "gateway", targets: ["gateway"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -15,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -66,6 +68,22 @@ let package = Package(
             ],
             path: "Shared/Runtime"),
 
+        // Services: each a library with the logic (tests import it) and a thin executable.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Gateway/Gateway"),
+        .executableTarget(name: "gateway", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+
         // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
         .target(
             name: "BiometricsCtlKit",
@@ -88,6 +106,9 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"]),
         .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],

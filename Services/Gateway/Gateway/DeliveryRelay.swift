@@ -1,0 +1,145 @@
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Metrics
+import ServiceLifecycle
+import SocketIO
+
+/// Reads `gateway.deliveries` and `biometric.frames` (a group of its own, from the end: every gateway sees
+/// everything) and hands each event or control to the sockets it targets on this gateway.
+final class DeliveryRelay: Service, Sendable {
+    private let consumer: KafkaConsumer
+    private let context: GatewayContext
+
+    init(consumer: KafkaConsumer, context: GatewayContext) {
+        self.consumer = consumer
+        self.context = context
+    }
+
+    /// Marks the gateway ready once its partitions are assigned, then relays until graceful shutdown.
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            _ = try await consumer.waitForAssignment(timeout: .seconds(60))
+            context.markReady()
+            context.logger.info("gateway ready: deliveries assigned")
+            for await record in consumer.messages {
+                if record.topic == Topics.biometricFrames {
+                    relayFrame(record)
+                } else {
+                    relayDelivery(record)
+                }
+            }
+        } onGracefulShutdown: { [consumer] in
+            Task { await consumer.close() }
+        }
+        await consumer.close()
+    }
+
+    func relayDelivery(_ record: KafkaMessage) {
+        let delivery: Delivery
+        do {
+            let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
+            guard let payload = decoded.payload as? Delivery else { return }
+            delivery = payload
+        } catch {
+            Counter(label: "gateway_deliveries_invalid_total").increment()
+            context.logger.warning("invalid delivery ignored", metadata: [
+                "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)", "error.message": "\(error)",
+            ])
+            return
+        }
+        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
+        let targets = context.hub.resolve(delivery.target)
+        switch delivery.content {
+        case .event(let event):
+            if !targets.isEmpty {
+                // Encoded once, written to every recipient.
+                let packet = SocketIOPacket.event(
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name,
+                    arguments: [JSONBridge.socketIO(event.data)], ackID: nil
+                ).encode()
+                for target in targets { target.session.emit(packet, droppable: false) }
+            }
+            if let ackId = event.ackId {
+                for target in targets { target.session.answerAck(ackId, data: event.data) }
+            }
+        case .control(let control):
+            apply(control, to: targets)
+        }
+    }
+
+    private func apply(_ control: DeliveryControl, to targets: [(socketID: String, session: GatewaySession)]) {
+        switch control.action {
+        case .join:
+            guard let room = control.room else { return }
+            for target in targets { context.hub.join(target.socketID, room) }
+        case .leave:
+            guard let room = control.room else { return }
+            for target in targets { context.hub.leave(target.socketID, room) }
+        case .disconnect:
+            for target in targets { target.session.disconnect() }
+        case .grantStream, .revokeStream:
+            // A grant lets the socket publish frames for the device and joins it to the device's stream room.
+            guard let deviceId = control.deviceId else { return }
+            let granted = control.action == .grantStream
+            for target in targets {
+                target.session.setStreamGrant(deviceId, granted: granted)
+                if granted {
+                    context.hub.join(target.socketID, Rooms.stream(deviceId))
+                } else {
+                    context.hub.leave(target.socketID, Rooms.stream(deviceId))
+                }
+            }
+        case .ack:
+            guard let ackId = control.ackId else { return }
+            for target in targets { target.session.answerAck(ackId, data: control.data ?? .null) }
+        }
+    }
+
+    func relayFrame(_ record: KafkaMessage) {
+        let headers: FrameHeaders
+        do {
+            headers = try FrameHeaders(headers: record.headers.compactMap { header in
+                header.stringValue.map { (name: header.name, value: $0) }
+            })
+        } catch {
+            Counter(label: "gateway_frames_invalid_total").increment()
+            return
+        }
+        let sessions = context.hub.sessions(for: .room(Rooms.stream(headers.deviceId)))
+        guard !sessions.isEmpty else { return }
+        let data: SocketIOValue = [
+            "deviceId": .string(headers.deviceId), "frame": .binary(Data(record.value)),
+            "timestamp": .string(Timestamp.string(from: headers.timestamp)), "userId": .string(headers.userId),
+        ]
+        let packet = SocketIOPacket.event(
+            namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.biometricStreamFrame.rawValue,
+            arguments: [data], ackID: nil
+        ).encode()
+        for session in sessions { session.emit(packet, droppable: true) }
+    }
+}
+
+/// Publishes this gateway's liveness record (its sockets) to `gateway.connections` every interval, so the presence
+/// service can clean up after a gateway that died without saying goodbye.
+struct LivenessPublisher: Service {
+    let context: GatewayContext
+
+    func run() async throws {
+        let interval = context.configuration.livenessInterval
+        let seconds = max(1, Int(interval.components.seconds))
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let sockets = context.hub.socketList()
+            let list = sockets.count <= MessageLimits.maxLivenessSockets
+                ? sockets.map { LivenessSocket(socketId: $0.socketID, userId: $0.userId) } : nil
+            let liveness = GatewayLiveness(gatewayId: context.gatewayId, intervalSeconds: seconds,
+                                           socketCount: sockets.count, sockets: list)
+            if let value = try? liveness.encodedEnvelope(source: context.source) {
+                _ = context.outbound.submit(OutgoingMessage(topic: Topics.gatewayConnections, key: context.gatewayId,
+                                                            value: Array(value)))
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Auth
+import Foundation
+import Runtime
+
+/// Everything the gateway reads from the environment, with documented defaults (README, "Gateway").
+public struct GatewayConfiguration: Sendable {
+    /// Shared service settings (Kafka, logging, instance id — the gateway id).
+    public var common: CommonConfiguration
+    /// `GATEWAY_HOST`: listen address.
+    public var host: String
+    /// `GATEWAY_PORT`: listen port (also serves /health, /ready, /metrics).
+    public var port: Int
+    /// `GATEWAY_PATH`: the Engine.IO path, served with and without a trailing slash.
+    public var path: String
+    /// Token verification (`JWT_HS256_SECRET` | `JWT_PUBLIC_KEY_FILE` | `JWT_JWKS_FILE`, `JWT_ISSUER`, `JWT_AUDIENCE`).
+    public var tokens: TokenVerifierConfiguration
+    /// `ALLOWED_ORIGINS`: browser origins allowed to connect; requests without `Origin` are always allowed.
+    public var allowedOrigins: Set<String>
+    /// `PING_INTERVAL_MS` (25000), `PING_TIMEOUT_MS` (20000), `CONNECT_TIMEOUT_MS` (45000).
+    public var pingInterval: Duration
+    /// See ``pingInterval``.
+    public var pingTimeout: Duration
+    /// See ``pingInterval``.
+    public var connectTimeout: Duration
+    /// `MAX_PAYLOAD_BYTES`: largest Engine.IO packet or polling payload (1 000 000).
+    public var maxPayload: Int
+    /// `MAX_FRAME_BYTES`: largest binary stream frame (262 144).
+    public var maxFrameBytes: Int
+    /// `RATE_LIMIT_EVENTS_PER_SECOND` (20) and `RATE_LIMIT_BURST` (40): per-socket token bucket for client events.
+    public var eventsPerSecond: Double
+    /// See ``eventsPerSecond``.
+    public var eventBurst: Int
+    /// `RATE_LIMIT_DISCONNECT_AFTER` (100): refused events in a row after which the socket is disconnected.
+    public var rateLimitDisconnectAfter: Int
+    /// `MAX_SOCKETS_PER_USER` (20).
+    public var maxSocketsPerUser: Int
+    /// `MAX_CONNECTIONS_PER_IP_PER_MINUTE` (300): new connections one address may open per minute.
+    public var maxConnectionsPerIPPerMinute: Int
+    /// `OUTBOUND_QUEUE_BYTES` (1 MiB): per-socket bytes waiting to be written; frames are dropped beyond half of it,
+    /// and a socket that stays full is disconnected.
+    public var outboundQueueBytes: Int
+    /// `ACK_TIMEOUT_MS` (10000): how long a client's ack waits for the service's answer.
+    public var ackTimeout: Duration
+    /// `LIVENESS_INTERVAL_SECONDS` (10): period of the `gateway:liveness` record on `gateway.connections`.
+    public var livenessInterval: Duration
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
+    public var tlsCertificateFile: String?
+    /// See ``tlsCertificateFile``.
+    public var tlsKeyFile: String?
+
+    /// This gateway's id (the instance id).
+    public var gatewayId: String { common.instanceId }
+
+    /// Reads the configuration; a bad or conflicting variable is a ``ConfigurationError`` naming it.
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        common = try CommonConfiguration(serviceName: "gateway", defaultHTTPPort: 3001, environment: environment)
+        host = environment.string("GATEWAY_HOST", default: "0.0.0.0")
+        port = try environment.port("GATEWAY_PORT", default: 3001, allowZero: true)
+        let path = environment.string("GATEWAY_PATH", default: "/ws")
+        guard path.hasPrefix("/"), !path.contains("?") else {
+            throw ConfigurationError.invalid("GATEWAY_PATH", value: path, problem: "is not a path like /ws")
+        }
+        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        tokens = TokenVerifierConfiguration(
+            keys: try Self.keySource(environment),
+            issuer: environment.optionalString("JWT_ISSUER"),
+            audience: environment.optionalString("JWT_AUDIENCE"),
+            leeway: Double(try environment.int("JWT_LEEWAY_SECONDS", default: 30, range: 0...600)))
+        allowedOrigins = Set(environment.list("ALLOWED_ORIGINS"))
+        pingInterval = try environment.durationMilliseconds("PING_INTERVAL_MS", default: .milliseconds(25_000),
+                                                            range: .milliseconds(100)...(.seconds(600)))
+        pingTimeout = try environment.durationMilliseconds("PING_TIMEOUT_MS", default: .milliseconds(20_000),
+                                                           range: .milliseconds(100)...(.seconds(600)))
+        connectTimeout = try environment.durationMilliseconds("CONNECT_TIMEOUT_MS", default: .milliseconds(45_000),
+                                                              range: .milliseconds(100)...(.seconds(600)))
+        maxPayload = try environment.int("MAX_PAYLOAD_BYTES", default: 1_000_000, range: 1024...100_000_000)
+        maxFrameBytes = try environment.int("MAX_FRAME_BYTES", default: 262_144, range: 64...maxPayload)
+        eventsPerSecond = Double(try environment.int("RATE_LIMIT_EVENTS_PER_SECOND", default: 20, range: 1...100_000))
+        eventBurst = try environment.int("RATE_LIMIT_BURST", default: 40, range: 1...100_000)
+        rateLimitDisconnectAfter = try environment.int("RATE_LIMIT_DISCONNECT_AFTER", default: 100, range: 1...1_000_000)
+        maxSocketsPerUser = try environment.int("MAX_SOCKETS_PER_USER", default: 20, range: 1...100_000)
+        maxConnectionsPerIPPerMinute = try environment.int("MAX_CONNECTIONS_PER_IP_PER_MINUTE", default: 300,
+                                                           range: 1...10_000_000)
+        outboundQueueBytes = try environment.int("OUTBOUND_QUEUE_BYTES", default: 1 << 20, range: 4096...(1 << 30))
+        ackTimeout = try environment.durationMilliseconds("ACK_TIMEOUT_MS", default: .milliseconds(10_000),
+                                                          range: .milliseconds(10)...(.seconds(600)))
+        livenessInterval = try environment.durationSeconds("LIVENESS_INTERVAL_SECONDS", default: .seconds(10),
+                                                           range: .milliseconds(100)...(.seconds(3600)))
+        tlsCertificateFile = environment.optionalString("TLS_CERT_FILE")
+        tlsKeyFile = environment.optionalString("TLS_KEY_FILE")
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            throw ConfigurationError(code: .conflict, variable: "TLS_CERT_FILE, TLS_KEY_FILE",
+                                     reason: "set both (to serve WSS) or neither")
+        }
+    }
+
+    /// Exactly one of the three key variables.
+    static func keySource(_ environment: EnvironmentReader) throws -> TokenVerifierConfiguration.KeySource {
+        let secret = environment.optionalString("JWT_HS256_SECRET")
+        let publicKeyFile = environment.optionalString("JWT_PUBLIC_KEY_FILE")
+        let jwksFile = environment.optionalString("JWT_JWKS_FILE")
+        let set = [secret, publicKeyFile, jwksFile].compactMap { $0 }
+        guard set.count == 1 else {
+            throw ConfigurationError(
+                code: set.isEmpty ? .missing : .conflict, variable: "JWT_HS256_SECRET, JWT_PUBLIC_KEY_FILE, JWT_JWKS_FILE",
+                reason: set.isEmpty ? "one of them is required" : "set exactly one of them")
+        }
+        if let secret {
+            guard secret.utf8.count >= DevTokenIssuer.minimumSecretLength else {
+                throw ConfigurationError(code: .invalid, variable: "JWT_HS256_SECRET",
+                                         reason: "must be at least \(DevTokenIssuer.minimumSecretLength) bytes")
+            }
+            return .hs256(secret: secret)
+        }
+        let (variable, file) = publicKeyFile.map { ("JWT_PUBLIC_KEY_FILE", $0) } ?? ("JWT_JWKS_FILE", jwksFile!)
+        guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ConfigurationError.invalid(variable, value: file, problem: "cannot be read")
+        }
+        return variable == "JWT_PUBLIC_KEY_FILE" ? .publicKeyPEM(contents) : .jwks(contents)
+    }
+}

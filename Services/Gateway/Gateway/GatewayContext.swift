@@ -1,0 +1,60 @@
+import Auth
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Metrics
+import Runtime
+import Synchronization
+
+/// What every session of this gateway shares: configuration, the hub, token verification and the way to Kafka.
+final class GatewayContext: Sendable {
+    let configuration: GatewayConfiguration
+    let hub: GatewayHub
+    let verifier: TokenVerifier
+    let outbound: KafkaOutbound
+    let logger: Logger
+    let source: Source
+    private let ready = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
+
+    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) {
+        self.configuration = configuration
+        self.verifier = verifier
+        self.outbound = outbound
+        self.logger = logger
+        hub = GatewayHub(maxSocketsPerUser: configuration.maxSocketsPerUser,
+                         maxConnectionsPerIPPerMinute: configuration.maxConnectionsPerIPPerMinute)
+        source = Source(service: "gateway", instance: configuration.gatewayId)
+    }
+
+    var gatewayId: String { configuration.gatewayId }
+
+    /// Whether new connections are accepted: ready (deliveries flowing) and not shutting down.
+    var acceptsConnections: Bool { ready.load(ordering: .acquiring) && !draining.load(ordering: .acquiring) }
+    /// Whether `/ready` answers 200.
+    var isReady: Bool { acceptsConnections }
+
+    func markReady() { ready.store(true, ordering: .releasing) }
+    func markDraining() { draining.store(true, ordering: .releasing) }
+}
+
+/// Gateway metrics (bounded labels only: event names come from the fixed client event list or "unknown").
+enum GatewayMetrics {
+    static let connections = Meter(label: "gateway_connections")
+    static func eventsIn(_ event: String) -> Counter {
+        Counter(label: "gateway_events_received_total", dimensions: [("event", event)])
+    }
+    static func eventsOut() -> Counter { Counter(label: "gateway_events_sent_total") }
+    static func rejected(_ reason: String) -> Counter {
+        Counter(label: "gateway_events_rejected_total", dimensions: [("reason", reason)])
+    }
+    static func disconnects(_ reason: String) -> Counter {
+        Counter(label: "gateway_disconnects_total", dimensions: [("reason", reason)])
+    }
+    static let framesDropped = Counter(label: "gateway_stream_frames_dropped_total")
+    static let relayLatency = Timer(label: "gateway_relay_duration_seconds", preferredDisplayUnit: .seconds)
+    static func refusedConnections(_ reason: String) -> Counter {
+        Counter(label: "gateway_connections_refused_total", dimensions: [("reason", reason)])
+    }
+}

@@ -1,0 +1,128 @@
+import Messages
+import Synchronization
+
+/// This gateway's live state shared across event loops: Engine.IO sessions by sid, Socket.IO sockets by id, rooms,
+/// sockets per user and new connections per address. Sessions do their own work on their event loops; the hub only
+/// answers "who" under one lock.
+final class GatewayHub: Sendable {
+    private struct State {
+        var sessions: [String: GatewaySession] = [:]
+        var sockets: [String: (session: GatewaySession, userId: String)] = [:]
+        var rooms = RoomTable()
+        var socketsPerUser: [String: Int] = [:]
+        var connectionWindows: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let maxSocketsPerUser: Int
+    private let maxConnectionsPerIPPerMinute: Int
+
+    init(maxSocketsPerUser: Int, maxConnectionsPerIPPerMinute: Int) {
+        self.maxSocketsPerUser = maxSocketsPerUser
+        self.maxConnectionsPerIPPerMinute = maxConnectionsPerIPPerMinute
+    }
+
+    // MARK: Engine.IO sessions
+
+    func addSession(_ session: GatewaySession) {
+        state.withLock { $0.sessions[session.sid] = session }
+    }
+
+    func session(sid: String) -> GatewaySession? {
+        state.withLock { $0.sessions[sid] }
+    }
+
+    func removeSession(sid: String) {
+        _ = state.withLock { $0.sessions.removeValue(forKey: sid) }
+    }
+
+    /// Every open Engine.IO session (for shutdown).
+    var allSessions: [GatewaySession] { state.withLock { Array($0.sessions.values) } }
+
+    /// Number of open Engine.IO sessions.
+    var sessionCount: Int { state.withLock { $0.sessions.count } }
+
+    /// Whether `address` may open another connection now (a fixed one-minute window per address).
+    func admitConnection(from address: String, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            var window = state.connectionWindows[address] ?? (now, 0)
+            if now - window.start >= .seconds(60) { window = (now, 0) }
+            guard window.count < maxConnectionsPerIPPerMinute else { return false }
+            window.count += 1
+            state.connectionWindows[address] = window
+            if state.connectionWindows.count > 100_000 {  // bound the table: forget windows that are over
+                state.connectionWindows = state.connectionWindows.filter { now - $0.value.start < .seconds(60) }
+            }
+            return true
+        }
+    }
+
+    // MARK: Socket.IO sockets and rooms
+
+    /// Registers an authenticated socket and joins its initial rooms; false when the user has too many sockets.
+    func addSocket(_ socketID: String, userId: String, rooms: [String], session: GatewaySession) -> Bool {
+        state.withLock { state in
+            guard state.socketsPerUser[userId, default: 0] < maxSocketsPerUser else { return false }
+            state.socketsPerUser[userId, default: 0] += 1
+            state.sockets[socketID] = (session, userId)
+            for room in rooms { state.rooms.join(socketID, room) }
+            return true
+        }
+    }
+
+    /// Forgets a socket and removes it from every room.
+    func removeSocket(_ socketID: String, userId: String) {
+        state.withLock { state in
+            guard state.sockets.removeValue(forKey: socketID) != nil else { return }
+            state.rooms.remove(socketID)
+            let remaining = state.socketsPerUser[userId, default: 1] - 1
+            state.socketsPerUser[userId] = remaining > 0 ? remaining : nil
+        }
+    }
+
+    func join(_ socketID: String, _ room: String) {
+        state.withLock { state in
+            guard state.sockets[socketID] != nil else { return }
+            state.rooms.join(socketID, room)
+        }
+    }
+
+    func leave(_ socketID: String, _ room: String) {
+        _ = state.withLock { $0.rooms.leave(socketID, room) }
+    }
+
+    /// The sessions a delivery target names on this gateway.
+    func sessions(for target: DeliveryTarget) -> [GatewaySession] {
+        resolve(target).map(\.session)
+    }
+
+    /// The sockets (id and session) a delivery target names on this gateway.
+    func resolve(_ target: DeliveryTarget) -> [(socketID: String, session: GatewaySession)] {
+        state.withLock { state in
+            var ids: [String]
+            switch target.kind {
+            case .socket: ids = target.id.map { [$0] } ?? []
+            case .user: ids = target.id.map { Array(state.rooms.sockets(in: Rooms.user($0))) } ?? []
+            case .room: ids = target.id.map { Array(state.rooms.sockets(in: $0)) } ?? []
+            case .all: ids = Array(state.sockets.keys)
+            }
+            if let except = target.exceptSocketId { ids.removeAll { $0 == except } }
+            return ids.compactMap { id in state.sockets[id].map { (id, $0.session) } }
+        }
+    }
+
+    /// Sockets in `room` (tests, metrics).
+    func sockets(in room: String) -> Set<String> {
+        state.withLock { $0.rooms.sockets(in: room) }
+    }
+
+    /// Connected sockets with their users (for the liveness record).
+    func socketList() -> [(socketID: String, userId: String)] {
+        state.withLock { state in
+            state.sockets.map { ($0.key, $0.value.userId) }
+        }
+    }
+
+    /// Number of connected Socket.IO sockets.
+    var socketCount: Int { state.withLock { $0.sockets.count } }
+}

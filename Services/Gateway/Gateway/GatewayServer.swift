@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import ServiceLifecycle
+import Synchronization
+
+/// The listening socket: HTTP (long-polling, health) and WebSocket upgrades on one port, over SwiftNIO.
+///
+/// On graceful shutdown it stops accepting, refuses new handshakes, closes every session's transport (Socket.IO
+/// clients then reconnect, to another gateway) and waits briefly for the disconnects to be published.
+public final class GatewayServer: Service, Sendable {
+    private let context: GatewayContext
+    private let group: any EventLoopGroup
+    private let boundPortPromise = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
+
+    init(context: GatewayContext, group: any EventLoopGroup) {
+        self.context = context
+        self.group = group
+    }
+
+    /// The port the server listens on (useful with `GATEWAY_PORT=0`); waits until it is bound.
+    public func boundPort() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let port = boundPortPromise.withLock { state -> Int? in
+                if let port = state.port { return port }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        let configuration = context.configuration
+        let channel = try await bootstrap().bind(host: configuration.host, port: configuration.port).get()
+        let port = channel.localAddress?.port ?? configuration.port
+        let waiters = boundPortPromise.withLock { state in
+            state.port = port
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+        context.logger.info("gateway listening", metadata: [
+            "http.port": "\(port)", "gateway.path": "\(configuration.path)", "gateway.id": "\(context.gatewayId)",
+        ])
+
+        try? await gracefulShutdown()
+        context.markDraining()
+        try? await channel.close()
+        let sessions = context.hub.allSessions
+        context.logger.info("gateway draining", metadata: ["gateway.sessions": "\(sessions.count)"])
+        for session in sessions { session.closeTransport() }
+        // Give the close frames and the disconnect records a moment to leave.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while context.hub.sessionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        let context = context
+        return ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let upgrader = Self.webSocketUpgrader(context: context)
+                return channel.pipeline.configureHTTPServerPipeline(
+                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { handlerContext in
+                        handlerContext.pipeline.removeHandler(name: "gateway-http", promise: nil)
+                    })
+                ).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(GatewayHTTPHandler(context: context), name: "gateway-http")
+                }
+            }
+    }
+
+    /// Accepts `GET <path>/?EIO=4&transport=websocket[&sid=…]` from an allowed origin.
+    static func webSocketUpgrader(context: GatewayContext) -> NIOWebSocketServerUpgrader {
+        let configuration = context.configuration
+        return NIOWebSocketServerUpgrader(
+            maxFrameSize: configuration.maxPayload,
+            shouldUpgrade: { channel, head in
+                let request = EngineIORequest(uri: head.uri)
+                guard request.isEngineIOPath(configuration.path), request.query["EIO"] == "4",
+                      request.query["transport"] == "websocket"
+                else { return channel.eventLoop.makeSucceededFuture(nil) }
+                if let origin = head.headers.first(name: "Origin"),
+                   !GatewayHTTPHandler.isAllowed(origin: origin, host: head.headers.first(name: "Host"),
+                                                 allowed: configuration.allowedOrigins) {
+                    GatewayMetrics.refusedConnections("origin").increment()
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                if let sid = request.query["sid"] {
+                    return channel.eventLoop.makeSucceededFuture(context.hub.session(sid: sid) == nil ? nil : HTTPHeaders())
+                }
+                guard context.acceptsConnections,
+                      context.hub.admitConnection(from: channel.remoteAddress?.ipAddress ?? "unknown", now: .now)
+                else {
+                    GatewayMetrics.refusedConnections(context.acceptsConnections ? "ip_rate" : "not_ready").increment()
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+            },
+            upgradePipelineHandler: { channel, head in
+                let request = EngineIORequest(uri: head.uri)
+                let role: GatewayWebSocketHandler.Role
+                if let sid = request.query["sid"], let session = context.hub.session(sid: sid) {
+                    role = .upgrade(session)
+                } else {
+                    role = .new(remoteAddress: channel.remoteAddress?.ipAddress ?? "unknown",
+                                bearerToken: GatewayHTTPHandler.bearerToken(head.headers))
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256,
+                                                    maxAccumulatedFrameSize: configuration.maxPayload),
+                        GatewayWebSocketHandler(context: context, role: role))
+                }
+            })
+    }
+}

@@ -1,0 +1,567 @@
+import Auth
+import Foundation
+import Kafka
+import Logging
+import Messages
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import SocketIO
+
+/// One client: an Engine.IO session and the Socket.IO connection on top of it, driven on one event loop.
+///
+/// Transports report to it (`pollGet`, `pollPost`, `webSocketFrame` …), the hub and the delivery relay call `emit`
+/// and the controls; every entry point hops to ``eventLoop`` first. The two protocol state machines decide; this
+/// class performs their actions: writes, HTTP answers, timers, authentication, relaying events to Kafka.
+///
+/// `@unchecked Sendable`: every mutable property is read and written only on `eventLoop` (each public entry point
+/// hops there); the rest is immutable after `init`.
+final class GatewaySession: @unchecked Sendable {
+    let sid: String
+    let eventLoop: any EventLoop
+    let remoteAddress: String
+    private let context: GatewayContext
+    private let bearerToken: String?
+    private var logger: Logger
+
+    private var engine: EngineIOSession
+    private var connection: SocketIOConnection
+    private var webSocket: (any Channel)?
+    private var pendingGet: PollResponder?
+    private var currentGet: PollResponder?
+    private var currentPost: PollResponder?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: ContinuousClock.Instant?
+
+    private(set) var principal: Principal?
+    private var socketID: String?
+    private var bucket: TokenBucket
+    private var refusedInARow = 0
+    private var streamGrants: Set<String> = []
+    private var awaitingAnswers: [Int: Scheduled<Void>] = [:]
+    private var queuedBytes = 0
+    private var finished = false
+    private var openingActions: [EngineIOSession.Action]
+
+    private init(sid: String, transport: EngineIOSession.Transport, eventLoop: any EventLoop, remoteAddress: String,
+                 bearerToken: String?, context: GatewayContext, now: ContinuousClock.Instant) {
+        self.sid = sid
+        self.eventLoop = eventLoop
+        self.remoteAddress = remoteAddress
+        self.bearerToken = bearerToken
+        self.context = context
+        var logger = context.logger
+        logger[metadataKey: "engineio.sid"] = "\(sid)"
+        self.logger = logger
+        let configuration = context.configuration
+        (engine, openingActions) = EngineIOSession.open(
+            sid: sid, transport: transport,
+            configuration: EngineIOSession.Configuration(
+                pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
+                maxPayload: configuration.maxPayload),
+            now: now)
+        connection = SocketIOConnection(
+            configuration: SocketIOConnection.Configuration(connectTimeout: configuration.connectTimeout,
+                                                            ackTimeout: configuration.ackTimeout),
+            now: now)
+        bucket = TokenBucket(rate: configuration.eventsPerSecond, burst: configuration.eventBurst, now: now)
+    }
+
+    // MARK: Opening
+
+    /// A session whose first transport is a WebSocket; sends the open packet on it. Call on the channel's loop.
+    static func openWebSocket(channel: any Channel, remoteAddress: String, bearerToken: String?,
+                              context: GatewayContext) -> GatewaySession {
+        let now = ContinuousClock.now
+        let session = GatewaySession(sid: makeSessionID(), transport: .webSocket, eventLoop: channel.eventLoop,
+                                     remoteAddress: remoteAddress, bearerToken: bearerToken, context: context, now: now)
+        session.webSocket = channel
+        context.hub.addSession(session)
+        session.performOpening(now: now)
+        return session
+    }
+
+    /// A session opened by a polling GET; answers it with the open packet. Call on the request channel's loop.
+    static func openPolling(responder: PollResponder, remoteAddress: String, bearerToken: String?,
+                            context: GatewayContext) -> GatewaySession {
+        let now = ContinuousClock.now
+        let session = GatewaySession(sid: makeSessionID(), transport: .polling, eventLoop: responder.channel.eventLoop,
+                                     remoteAddress: remoteAddress, bearerToken: bearerToken, context: context, now: now)
+        context.hub.addSession(session)
+        session.currentGet = responder
+        session.performOpening(now: now)
+        session.finishRequestHandling()
+        return session
+    }
+
+    /// Performs the handshake actions `EngineIOSession.open` returned in `init`.
+    private func performOpening(now: ContinuousClock.Instant) {
+        GatewayMetrics.connections.increment()
+        let actions = openingActions
+        openingActions = []
+        perform(actions, now: now)
+    }
+
+    private static func makeSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<15).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+    }
+
+    // MARK: Transport events (from any loop)
+
+    /// A long-polling GET for this session.
+    func pollGet(_ responder: PollResponder) {
+        onLoop { now in
+            self.currentGet = responder
+            self.perform(self.engine.receivedPollGet(now: now), now: now)
+            self.finishRequestHandling()
+        }
+    }
+
+    /// A long-polling POST body for this session.
+    func pollPost(_ body: ByteBuffer, responder: PollResponder) {
+        onLoop { now in
+            self.currentPost = responder
+            self.perform(self.engine.receivedPollPost(now: now), now: now)
+            if self.currentPost != nil {
+                self.perform(self.engine.receivedPollPostBody(body.readableBytesView, now: now), now: now)
+            }
+            self.currentPost = nil
+        }
+    }
+
+    /// A polling GET's connection closed before it was answered.
+    func pollGetClosed(_ responder: PollResponder) {
+        onLoop { now in
+            guard let pending = self.pendingGet, pending.channel === responder.channel else { return }
+            self.pendingGet = nil
+            self.perform(self.engine.pollGetAborted(now: now), now: now)
+        }
+    }
+
+    /// A WebSocket opened with this session's sid: the upgrade from polling begins.
+    func attachUpgradeWebSocket(_ channel: any Channel) {
+        onLoop { now in
+            guard self.webSocket == nil, !self.finished else {
+                channel.close(promise: nil)
+                return
+            }
+            self.webSocket = channel
+            self.perform(self.engine.receivedUpgradeWebSocket(now: now), now: now)
+        }
+    }
+
+    /// A frame arrived on the session's WebSocket.
+    func webSocketFrame(_ frame: EngineIOFrame) {
+        onLoop { now in
+            self.perform(self.engine.receivedWebSocketFrame(frame, now: now), now: now)
+        }
+    }
+
+    /// The session's WebSocket closed.
+    func webSocketClosed(_ channel: any Channel) {
+        onLoop { now in
+            guard let webSocket = self.webSocket, webSocket === channel else { return }
+            self.webSocket = nil
+            self.perform(self.engine.webSocketClosed(now: now), now: now)
+        }
+    }
+
+    // MARK: From the delivery relay and the hub
+
+    /// Sends an already encoded packet (encoded once for every recipient). Stream frames are dropped first when the
+    /// client reads slowly; a socket whose queue stays full is disconnected.
+    func emit(_ packet: SocketIOEncodedPacket, droppable: Bool) {
+        onLoop { now in
+            guard self.socketID != nil else { return }
+            let limit = self.context.configuration.outboundQueueBytes
+            if droppable && self.queuedBytes > limit / 2 {
+                GatewayMetrics.framesDropped.increment()
+                return
+            }
+            if self.queuedBytes > limit {
+                self.logger.warning("slow client: outbound queue full, disconnecting",
+                                    metadata: ["socketio.queued_bytes": "\(self.queuedBytes)"])
+                GatewayMetrics.disconnects("slow_consumer").increment()
+                self.perform(self.engine.close(now: now), now: now)
+                return
+            }
+            GatewayMetrics.eventsOut().increment()
+            self.perform(self.engine.send(packet.engineIOPackets), now: now)
+        }
+    }
+
+    /// Answers the client's pending ack `ackID` with the service's data (a late answer after the timeout is dropped).
+    func answerAck(_ ackID: Int, data: JSONValue) {
+        onLoop { now in
+            guard let timeout = self.awaitingAnswers.removeValue(forKey: ackID) else { return }
+            timeout.cancel()
+            self.perform(socket: self.connection.acknowledge(ackID, with: [JSONBridge.socketIO(data)]), now: now)
+        }
+    }
+
+    /// Lets this socket publish frames for `deviceId` (or stops it).
+    func setStreamGrant(_ deviceId: String, granted: Bool) {
+        onLoop { _ in
+            if granted { self.streamGrants.insert(deviceId) } else { self.streamGrants.remove(deviceId) }
+        }
+    }
+
+    /// Disconnects the Socket.IO socket (the client will not reconnect on its own) and closes the session.
+    func disconnect() {
+        onLoop { now in
+            self.perform(socket: self.connection.disconnect(now: now), now: now)
+        }
+    }
+
+    /// Closes the transport only: clients reconnect (to another gateway). Used at shutdown.
+    func closeTransport() {
+        onLoop { now in
+            self.perform(self.engine.close(now: now), now: now)
+        }
+    }
+
+    // MARK: Driving the machines (on the loop)
+
+    private func onLoop(_ body: @escaping @Sendable (ContinuousClock.Instant) -> Void) {
+        if eventLoop.inEventLoop {
+            body(.now)
+        } else {
+            eventLoop.execute { body(.now) }
+        }
+    }
+
+    /// A polling request that was neither answered nor refused becomes the pending GET.
+    private func finishRequestHandling() {
+        if let get = currentGet {
+            pendingGet = get
+            currentGet = nil
+        }
+    }
+
+    private func perform(_ actions: [EngineIOSession.Action], now: ContinuousClock.Instant) {
+        for action in actions {
+            switch action {
+            case .webSocketSend(let packets):
+                guard let webSocket else { continue }
+                for packet in packets { write(packet.webSocketFrame, to: webSocket) }
+                webSocket.flush()
+            case .closeWebSocket:
+                webSocket?.close(mode: .all, promise: nil)
+                webSocket = nil
+            case .respondToGet(let body):
+                if let get = pendingGet ?? currentGet {
+                    if pendingGet != nil { pendingGet = nil } else { currentGet = nil }
+                    get.respond(status: .ok, body: body)
+                    queuedBytes = 0  // polling: everything buffered went out with this answer
+                }
+            case .respondToPost:
+                currentPost?.respond(status: .ok, body: "ok")
+                currentPost = nil
+            case .rejectRequest(let error):
+                let body = #"{"code":"\#(error.code.rawValue)","message":"\#(error.message.jsonEscaped)"}"#
+                let status = HTTPResponseStatus(statusCode: error.httpStatus)
+                if let post = currentPost {
+                    post.respond(status: status, body: body, contentType: "application/json")
+                    currentPost = nil
+                } else if let get = currentGet {
+                    get.respond(status: status, body: body, contentType: "application/json")
+                    currentGet = nil
+                } else {
+                    webSocket?.close(mode: .all, promise: nil)
+                }
+            case .deliver(let packet):
+                perform(socket: connection.receive(packet, now: now), now: now)
+            case .upgraded:
+                logger.debug("upgraded to websocket")
+            case .closed(let reason):
+                close(reason, now: now)
+            }
+        }
+        rescheduleTimer(now: now)
+    }
+
+    private func perform(socket actions: [SocketIOConnection.Action], now: ContinuousClock.Instant) {
+        for action in actions {
+            switch action {
+            case .send(let encoded):
+                perform(engine.send(encoded.engineIOPackets), now: now)
+            case .authenticate(let auth):
+                authenticate(auth)
+            case .event(let name, let arguments, let ackID):
+                relay(event: name, arguments: arguments, ackID: ackID, now: now)
+            case .ackReceived, .ackFailed:
+                break  // the gateway never asks clients for acks
+            case .disconnected(let reason):
+                socketDisconnected(reason: "\(reason)")
+            case .closeTransport:
+                perform(engine.close(now: now), now: now)
+            }
+        }
+        rescheduleTimer(now: now)
+    }
+
+    private func write(_ frame: EngineIOFrame, to channel: any Channel) {
+        let buffer: ByteBuffer
+        let opcode: WebSocketOpcode
+        switch frame {
+        case .text(let text):
+            buffer = channel.allocator.buffer(string: text)
+            opcode = .text
+        case .binary(let data):
+            buffer = channel.allocator.buffer(bytes: data)
+            opcode = .binary
+        }
+        let size = buffer.readableBytes
+        queuedBytes += size
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in
+            self.onLoop { _ in self.queuedBytes -= size }
+        }
+        channel.write(WebSocketFrame(fin: true, opcode: opcode, data: buffer), promise: promise)
+    }
+
+    private func rescheduleTimer(now: ContinuousClock.Instant) {
+        guard !finished else { return }
+        let deadline = [engine.nextDeadline, connection.nextDeadline].compactMap { $0 }.min()
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        guard let deadline else {
+            timer = nil
+            return
+        }
+        let delay = max(deadline - now, .zero)
+        timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000
+                                                         + delay.components.attoseconds / 1_000_000_000)) {
+            let now = ContinuousClock.now
+            self.timerDeadline = nil
+            self.perform(socket: self.connection.tick(now: now), now: now)
+            self.perform(self.engine.tick(now: now), now: now)
+        }
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(_ auth: SocketIOObject?) {
+        let token = auth?["token"]?.stringValue ?? bearerToken ?? ""
+        let verifier = context.verifier
+        let gatewayId = context.gatewayId
+        Task {
+            let verdict: Result<Principal, ConnectRefusal>
+            do {
+                let claims = try await verifier.verify(token)
+                let principal = Principal(
+                    userId: claims.sub.value, roles: claims.roles ?? [], scopes: claims.scopes, rooms: claims.rooms,
+                    socketId: nil, gatewayId: gatewayId, remoteAddress: self.remoteAddress)
+                try principal.validate()
+                verdict = .success(principal)
+            } catch let error as AuthError {
+                verdict = .failure(ConnectRefusal(message: error.message))
+            } catch {
+                verdict = .failure(ConnectRefusal(message: "invalid token claims: \(error)"))
+            }
+            self.onLoop { now in self.finishAuthentication(verdict, now: now) }
+        }
+    }
+
+    private func finishAuthentication(_ verdict: Result<Principal, ConnectRefusal>, now: ContinuousClock.Instant) {
+        guard !finished else { return }
+        switch verdict {
+        case .failure(let refusal):
+            GatewayMetrics.refusedConnections("unauthorized").increment()
+            perform(socket: connection.rejectConnection(message: refusal.message, now: now), now: now)
+            perform(engine.close(now: now), now: now)
+        case .success(var principal):
+            let socketID = Self.makeSessionID()
+            principal.socketId = socketID
+            var rooms = [Rooms.user(principal.userId)]
+            if principal.roles.contains("ADMIN") { rooms.append(Rooms.admin) }
+            guard context.hub.addSocket(socketID, userId: principal.userId, rooms: rooms, session: self) else {
+                GatewayMetrics.refusedConnections("too_many_sockets").increment()
+                perform(socket: connection.rejectConnection(
+                    message: "too many connections for this user (at most \(context.configuration.maxSocketsPerUser))",
+                    now: now), now: now)
+                perform(engine.close(now: now), now: now)
+                return
+            }
+            self.principal = principal
+            self.socketID = socketID
+            logger[metadataKey: "socketio.sid"] = "\(socketID)"
+            logger[metadataKey: "user.id"] = "\(principal.userId)"
+            perform(socket: connection.acceptConnection(socketID: socketID, now: now), now: now)
+            publish(ConnectionConnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
+                                        sessionId: principal.sessionId, remoteAddress: remoteAddress, connectedAt: Date()),
+                    key: context.gatewayId)
+        }
+    }
+
+    // MARK: Inbound events
+
+    private func relay(event name: String, arguments: [SocketIOValue], ackID: Int?, now: ContinuousClock.Instant) {
+        guard let principal else { return }
+        guard bucket.take(now: now) else {
+            refusedInARow += 1
+            GatewayMetrics.rejected("rate_limited").increment()
+            refuse(name, code: "rate_limited", message: "too many events; slow down", ackID: ackID, now: now)
+            if refusedInARow >= context.configuration.rateLimitDisconnectAfter {
+                logger.warning("disconnecting a socket that keeps exceeding its event rate")
+                GatewayMetrics.disconnects("rate_limited").increment()
+                perform(socket: connection.disconnect(now: now), now: now)
+            }
+            return
+        }
+        refusedInARow = 0
+        let started = ContinuousClock.now
+        do throws(MessageError) {
+            let event = try ClientEvent(name: name)
+            GatewayMetrics.eventsIn(event.rawValue).increment()
+            guard arguments.count <= 1 else {
+                throw MessageError(.invalidValue, field: "arguments", "an event takes at most one argument")
+            }
+            let message: OutgoingMessage
+            if event == .biometricStreamData {
+                message = try frameMessage(arguments.first, principal: principal)
+            } else {
+                let json: JSONValue?
+                do { json = try arguments.first.map(JSONBridge.json) } catch {
+                    throw MessageError(.invalidValue, field: "payload", "binary data is only accepted in stream frames")
+                }
+                let payload = try event.decodePayload(from: json)
+                let reply = ackID.map { ReplyTo(gatewayId: context.gatewayId, socketId: principal.socketId!, ackId: $0) }
+                guard let messagePayload = payload as? any MessagePayload else {
+                    throw MessageError(.unknownType, field: "event", "\(name) cannot be relayed")
+                }
+                let value = try messagePayload.encodedEnvelope(source: context.source, principal: principal, reply: reply)
+                message = OutgoingMessage(topic: event.topic, key: principal.userId, value: Array(value))
+            }
+            guard context.outbound.submit(message) else {
+                GatewayMetrics.rejected("unavailable").increment()
+                refuse(name, code: "unavailable", message: "the service is overloaded; try again", ackID: ackID, now: now)
+                return
+            }
+            let elapsed = ContinuousClock.now - started
+            GatewayMetrics.relayLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000
+                                                          + elapsed.components.attoseconds / 1_000_000_000)
+            if let ackID, event != .biometricStreamData { awaitAnswer(ackID) }
+        } catch {
+            GatewayMetrics.rejected(error.code.rawValue).increment()
+            refuse(name, code: error.code.rawValue, message: error.message, ackID: ackID, now: now)
+        }
+    }
+
+    /// `biometric:stream-data {deviceId, frame: <binary>}` from a socket holding a grant for the device: the raw frame
+    /// goes to `biometric.frames` with its metadata in headers.
+    private func frameMessage(_ argument: SocketIOValue?, principal: Principal) throws(MessageError) -> OutgoingMessage {
+        guard var object = argument?.objectValue else {
+            throw MessageError(.invalidValue, field: "payload", "must be an object {deviceId, frame}")
+        }
+        guard let frame = object["frame"]?.binaryValue else {
+            throw MessageError(.missingField, field: "payload.frame", "must be binary")
+        }
+        object["frame"] = nil
+        let json: JSONValue
+        do { json = try JSONBridge.json(.object(object)) } catch {
+            throw MessageError(.invalidValue, field: "payload", "only frame may be binary")
+        }
+        let payload = try MessageCoding.decode(BiometricStreamData.self, from: json)
+        guard streamGrants.contains(payload.deviceId) else {
+            throw MessageError(.invalidValue, field: "payload.deviceId", "no stream grant for this device; send biometric:stream-start first")
+        }
+        guard frame.count <= context.configuration.maxFrameBytes else {
+            throw MessageError(.tooLarge, field: "payload.frame",
+                               "frame is \(frame.count) bytes, at most \(context.configuration.maxFrameBytes)")
+        }
+        let headers = FrameHeaders(deviceId: payload.deviceId, userId: principal.userId, gatewayId: context.gatewayId)
+        return OutgoingMessage(topic: Topics.biometricFrames, key: payload.deviceId, value: Array(frame),
+                               headers: headers.headers.map { KafkaHeader(name: $0.name, string: $0.value) })
+    }
+
+    /// The answer to the client's ack comes through Kafka; if none comes in time, the ack gets a timeout error.
+    private func awaitAnswer(_ ackID: Int) {
+        awaitingAnswers[ackID]?.cancel()
+        let timeout = context.configuration.ackTimeout
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        awaitingAnswers[ackID] = eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {
+            guard self.awaitingAnswers.removeValue(forKey: ackID) != nil else { return }
+            let error: SocketIOValue = ["error": ["code": "timeout", "message": .string("no answer within \(milliseconds) ms")]]
+            self.perform(socket: self.connection.acknowledge(ackID, with: [error]), now: .now)
+        }
+    }
+
+    /// An `error {code, message, event}` event, and the same as the ack's answer when the client asked for one.
+    private func refuse(_ event: String, code: String, message: String, ackID: Int?, now: ContinuousClock.Instant) {
+        let data: SocketIOValue = ["code": .string(code), "message": .string(message), "event": .string(event)]
+        let (_, actions) = connection.emit("error", [data], expectingAck: false, now: now)
+        perform(socket: actions, now: now)
+        if let ackID {
+            perform(socket: connection.acknowledge(ackID, with: [["error": data]]), now: now)
+        }
+    }
+
+    // MARK: Closing
+
+    private func socketDisconnected(reason: String) {
+        guard let socketID, let principal else { return }
+        self.socketID = nil
+        context.hub.removeSocket(socketID, userId: principal.userId)
+        for (_, timeout) in awaitingAnswers { timeout.cancel() }
+        awaitingAnswers.removeAll()
+        publish(ConnectionDisconnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
+                                       reason: String(reason.prefix(200))),
+                key: context.gatewayId)
+    }
+
+    private func close(_ reason: EngineIOSession.CloseReason, now: ContinuousClock.Instant) {
+        guard !finished else { return }
+        perform(socket: connection.transportClosed(reason), now: now)
+        finished = true
+        timer?.cancel()
+        timer = nil
+        context.hub.removeSession(sid: sid)
+        GatewayMetrics.connections.decrement()
+        GatewayMetrics.disconnects(reason.rawValue.replacingOccurrences(of: " ", with: "_")).increment()
+        pendingGet?.respond(status: .badRequest, body: #"{"code":"closed","message":"session closed"}"#,
+                            contentType: "application/json")
+        pendingGet = nil
+        webSocket?.close(mode: .all, promise: nil)
+        webSocket = nil
+    }
+
+    private func publish<P: MessagePayload>(_ payload: P, key: String) {
+        do {
+            let value = try payload.encodedEnvelope(source: context.source)
+            if !context.outbound.submit(OutgoingMessage(topic: P.topic, key: key, value: Array(value))) {
+                logger.warning("connection event dropped: outbound queue full", metadata: ["envelope.type": "\(P.messageType)"])
+            }
+        } catch {
+            logger.error("connection event not encodable", metadata: ["error.message": "\(error)"])
+        }
+    }
+}
+
+extension String {
+    /// Escapes quotes, backslashes and control characters for embedding in a JSON string.
+    var jsonEscaped: String {
+        var result = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
+
+/// Why a CONNECT was refused; the message goes to the client in CONNECT_ERROR.
+struct ConnectRefusal: Error {
+    let message: String
+}

@@ -1,0 +1,6 @@
+import Gateway
+import Runtime
+
+let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: "gateway") { try GatewayConfiguration() }
+let logger = ServiceRunner.bootstrap(configuration.common)
+try await GatewayApplication(configuration: configuration, logger: logger).run()
