@@ -108,7 +108,8 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"]),
+            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"],
+            exclude: ["Peers"]),
         .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],

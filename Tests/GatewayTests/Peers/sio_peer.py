@@ -1,0 +1,120 @@
+"""A scripted python-socketio peer for the gateway tests (an independent Socket.IO v5 client).
+
+Usage: sio_peer.py PLAN_JSON_FILE   ->  prints one JSON object with what every client saw.
+
+Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
+       "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false}],
+       "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
+                 {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
+       "collect_seconds": 2}
+Bytes travel as {"$bytes": "<base64>"} in both directions.
+"""
+import base64
+import json
+import sys
+import threading
+import time
+
+import socketio
+
+
+def to_wire(value):
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return base64.b64decode(value["$bytes"])
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def from_wire(value):
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, dict):
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [from_wire(v) for v in value]
+    return value
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        plan = json.load(f)
+    lock = threading.Lock()
+    results = {}
+    clients = {}
+    for spec in plan["clients"]:
+        name = spec["name"]
+        record = {"connected": False, "events": [], "acks": [], "connect_error": None, "disconnected": False}
+        results[name] = record
+        client = socketio.Client(reconnection=False)
+
+        def on_any(event, *args, record=record):
+            with lock:
+                record["events"].append([event, from_wire(list(args))])
+
+        def on_connect_error(data, record=record):
+            with lock:
+                record["connect_error"] = from_wire(data)
+
+        def on_disconnect(*args, record=record):
+            with lock:
+                record["disconnected"] = True
+
+        client.on("*", on_any)
+        client.on("connect_error", on_connect_error)
+        client.on("disconnect", on_disconnect)
+        headers = {}
+        auth = {"token": spec["token"]}
+        if spec.get("bearer"):
+            headers["Authorization"] = "Bearer " + spec["token"]
+            auth = None
+        try:
+            client.connect(plan["url"], socketio_path=plan.get("path", "/ws"), auth=auth, headers=headers,
+                           transports=spec.get("transports", ["websocket"]), wait_timeout=10)
+            record["connected"] = True
+            record["sid"] = client.get_sid("/")  # the Socket.IO socket id (client.sid is Engine.IO's)
+            # After a polling handshake python-socketio upgrades in the background; give it a moment.
+            deadline = time.time() + 3
+            while spec.get("transports") == ["polling", "websocket"] and client.transport() != "websocket" \
+                    and time.time() < deadline:
+                time.sleep(0.05)
+            record["transport"] = client.transport()
+        except Exception as error:  # refused: connect_error has the server's message
+            record["error"] = repr(error)
+            time.sleep(0.2)
+        clients[name] = client
+
+    for step in plan.get("steps", []):
+        if "sleep" in step:
+            time.sleep(step["sleep"])
+            continue
+        name = step["client"]
+        client, record = clients[name], results[name]
+        if not record["connected"]:
+            continue
+        if step.get("disconnect"):
+            client.disconnect()
+        elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
+            client.eio.send(step["raw"])
+        elif "emit" in step:
+            data = to_wire(step.get("data"))
+            args = () if "data" not in step else (data,)
+            if step.get("ack"):
+                def on_ack(*answer, record=record, event=step["emit"]):
+                    with lock:
+                        record["acks"].append([event, from_wire(list(answer))])
+                client.emit(step["emit"], *args, callback=on_ack) if args else client.emit(step["emit"], callback=on_ack)
+            else:
+                client.emit(step["emit"], *args) if args else client.emit(step["emit"])
+    time.sleep(plan.get("collect_seconds", 1))
+    for name, client in clients.items():
+        results[name]["still_connected"] = client.connected
+        if client.connected:
+            client.disconnect()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
