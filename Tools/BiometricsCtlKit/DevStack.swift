@@ -379,6 +379,8 @@ actor DevStack {
             "ALLOWED_ORIGINS": settings.allowedOrigins,
             "HTTP_PORT": String(port),
             "GATEWAY_PATH": settings.gatewayPath,
+            // The dev stack is for this machine: listen on loopback unless told otherwise.
+            "GATEWAY_HOST": ProcessInfo.processInfo.environment["GATEWAY_HOST"] ?? "127.0.0.1",
         ]
         if let portVariable = service.portVariable { environment[portVariable] = String(port) }
         if let redisURL { environment["REDIS_URL"] = redisURL }
