@@ -81,16 +81,25 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Produces a message and waits for the broker's acknowledgement.
     @discardableResult
+    ///
+    /// Cancelling the task stops the wait (throwing `CancellationError`), not the delivery: librdkafka may still
+    /// deliver the message.
     public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
         try checkOpen()
         await limiter.acquire()
-        return try await withCheckedThrowingContinuation { continuation in
-            let opaque = Unmanaged.passRetained(DeliveryWaiter(continuation)).toOpaque()
-            if let error = produce(message, opaque: opaque) {
-                Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
-                limiter.release()
-                continuation.resume(throwing: error)
+        let waiter = DeliveryWaiter()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard waiter.install(continuation) else { return }  // cancelled before it started
+                let opaque = Unmanaged.passRetained(waiter).toOpaque()
+                if let error = produce(message, opaque: opaque) {
+                    Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+                    limiter.release()
+                    waiter.complete(.failure(error))
+                }
             }
+        } onCancel: {
+            waiter.cancel()
         }
     }
 
@@ -118,12 +127,20 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Flushes outstanding messages (up to `flushTimeout`) and stops the delivery thread. Idempotent.
+    /// Messages still undelivered after the flush timeout are purged: their senders get a delivery error (nobody
+    /// waits forever on a broker that is gone), and the count is logged.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         do {
             try await flush(timeout: configuration.flushTimeout)
         } catch {
-            logger.warning("kafka producer closed with undelivered messages", metadata: ["kafka.error": "\(error)"])
+            let client = client
+            let undelivered = rd_kafka_outq_len(client.handle)
+            logger.error("kafka producer closing with undelivered messages; purging them",
+                         metadata: ["kafka.error": "\(error)", "kafka.undelivered": "\(undelivered)"])
+            // Purged messages get their delivery reports (with a purge error) on the next poll, which resumes senders.
+            _ = rd_kafka_purge(client.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            try? await flush(timeout: .seconds(1))
         }
         let pollThread = pollThread
         try? await BlockingCalls.run { pollThread.stopAndJoin() }
@@ -189,19 +206,43 @@ public final class KafkaProducer: Service, Sendable {
     }
 }
 
-/// Resumes one awaiting `send` when its delivery report arrives.
-///
-/// `@unchecked Sendable`: the continuation is resumed exactly once, by the delivery callback that took the
-/// only retained reference out of the message opaque.
-private final class DeliveryWaiter: @unchecked Sendable {
-    private let continuation: CheckedContinuation<DeliveryReport, any Error>
+/// Resumes one awaiting `send` when its delivery report arrives, or when the sender is cancelled — whichever
+/// comes first; the delivery callback releases the reference the message opaque held.
+private final class DeliveryWaiter: Sendable {
+    private enum State {
+        case waiting
+        case installed(CheckedContinuation<DeliveryReport, any Error>)
+        case finished
+    }
+    private let state = Mutex(State.waiting)
 
-    init(_ continuation: CheckedContinuation<DeliveryReport, any Error>) {
-        self.continuation = continuation
+    /// Stores the continuation; false (having resumed it with `CancellationError`) if already cancelled.
+    func install(_ continuation: CheckedContinuation<DeliveryReport, any Error>) -> Bool {
+        let cancelled = state.withLock { state -> Bool in
+            guard case .waiting = state else { return true }
+            state = .installed(continuation)
+            return false
+        }
+        if cancelled { continuation.resume(throwing: CancellationError()) }
+        return !cancelled
     }
 
+    /// Resumes the sender with the delivery report (at most once).
     func complete(_ result: Result<DeliveryReport, KafkaError>) {
-        continuation.resume(with: result.mapError { $0 as any Error })
+        take()?.resume(with: result.mapError { $0 as any Error })
+    }
+
+    /// Stops the sender's wait; a later report is dropped.
+    func cancel() {
+        take()?.resume(throwing: CancellationError())
+    }
+
+    private func take() -> CheckedContinuation<DeliveryReport, any Error>? {
+        state.withLock { state in
+            defer { state = .finished }
+            if case .installed(let continuation) = state { return continuation }
+            return nil
+        }
     }
 }
 

@@ -60,10 +60,11 @@ public struct StatsPublisher: Service, CustomStringConvertible {
         )
     }
 
-    /// Creates a publisher that sends each snapshot to `service.metrics`, keyed by instance, and waits for the broker.
+    /// Creates a publisher that hands each snapshot to the producer for `service.metrics`, keyed by instance.
+    /// Snapshots are best effort: it does not wait for the broker, so a broker outage never stalls shutdown.
     public init(configuration: CommonConfiguration, producer: EnvelopeProducer, logger: Logger) {
         self.init(configuration: configuration, publish: { snapshot in
-            try await producer.send(snapshot, key: snapshot.instance)
+            try await producer.enqueue(snapshot, key: snapshot.instance)
         }, logger: logger)
     }
 

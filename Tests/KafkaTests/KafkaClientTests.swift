@@ -60,6 +60,33 @@ struct KafkaClientTests {
         }
     }
 
+    @Test("with the broker gone, close() purges what is undelivered and every waiting sender gets an error")
+    func closePurgesUndelivered() async throws {
+        let fixture = try KafkaFixture()
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(kafka: fixture.kafka, flushTimeout: .seconds(1)), logger: fixture.logger)
+        try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("up")))
+        fixture.broker.setDown()
+        let waiting = Task { try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("down"))) }
+        try await Task.sleep(for: .milliseconds(200))
+        await producer.close()
+        let error = await #expect(throws: KafkaError.self) { try await waiting.value }
+        #expect(error?.code == "delivery")
+    }
+
+    @Test("cancelling a waiting send ends the wait with CancellationError")
+    func sendIsCancellable() async throws {
+        let fixture = try KafkaFixture()
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(kafka: fixture.kafka, flushTimeout: .seconds(1)), logger: fixture.logger)
+        fixture.broker.setDown()
+        let waiting = Task { try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("x"))) }
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        await producer.close()
+    }
+
     @Test("a 1 MB message round-trips")
     func largeMessage() async throws {
         let fixture = try KafkaFixture()
