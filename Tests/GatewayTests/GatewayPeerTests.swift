@@ -123,7 +123,8 @@ struct GatewayPeerTests {
 
     @Test("an ack is answered through Kafka, and times out with an error when no service answers")
     func acksEndToEnd() async throws {
-        let fixture = try await GatewayFixture(environment: ["ACK_TIMEOUT_MS": "1500"])
+        // Generous: the answer makes a round trip through Kafka and this test, on a machine running every suite at once.
+        let fixture = try await GatewayFixture(environment: ["ACK_TIMEOUT_MS": "5000"])
         let token = try await fixture.token("alice")
         let peer = Task {
             try await fixture.runPeer(
@@ -132,7 +133,7 @@ struct GatewayPeerTests {
                     ["client": "a", "emit": "session:list", "data": [:], "ack": true],
                     ["client": "a", "emit": "notification:get-unread", "ack": true],
                 ],
-                collectSeconds: 3)
+                collectSeconds: 7)
         }
         let listed = try await fixture.commands(on: Topics.presenceCommands, type: "session:list", count: 1)
         let reply = try #require(listed.first?.0.reply)

@@ -87,7 +87,8 @@ struct TopicProcessorTests {
             configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .group(id: "presence-service"),
                                                       topics: [Topics.presenceCommands]),
             logger: logger)
-        let committed = try await check.committed([TopicPartition(topic: Topics.presenceCommands, partition: 0)])
+        let committed = try await check.committed([TopicPartition(topic: Topics.presenceCommands, partition: 0)],
+                                                 timeout: .seconds(20))
         #expect(committed[TopicPartition(topic: Topics.presenceCommands, partition: 0)] == 5)
         await check.close()
         await producer.producer.close()
