@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Kafka
 import Messages
+import Runtime
 import Testing
 
 /// Bad input, limits and lifecycle: each refused as documented, and the gateway keeps serving.
@@ -112,5 +113,37 @@ struct GatewayAbuseTests {
                 && envelope?.payload.objectValue?["socketId"]?.stringValue == socket
         }
         #expect(disconnects.count == 1)
+    }
+}
+
+/// WSS: with a certificate and key configured the same port speaks TLS.
+@Suite("Gateway over TLS", .timeLimit(.minutes(2)))
+struct GatewayTLSTests {
+    @Test("python-socketio connects over wss:// and https polling, verifying the configured certificate")
+    func connectsOverTLS() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gw-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = directory.appendingPathComponent("key.pem").path
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let openssl = try ChildProcess(
+            executable: "openssl",
+            arguments: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                        "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+            standardOutput: .discard)
+        #expect(await openssl.waitForExit().isSuccess, "openssl could not make a test certificate")
+        let fixture = try await GatewayFixture(environment: ["TLS_CERT_FILE": certificate, "TLS_KEY_FILE": key])
+        #expect(fixture.url.hasPrefix("https://"))
+        let token = try await fixture.token("alice")
+        let seen = try await fixture.runPeer(
+            clients: [
+                ["name": "wss", "token": token, "transports": ["websocket"]],
+                ["name": "https", "token": token, "transports": ["polling", "websocket"]],
+            ],
+            trustedCertificate: certificate)
+        #expect(seen["wss"]?.connected == true && seen["wss"]?.transport == "websocket")
+        #expect(seen["https"]?.connected == true && seen["https"]?.transport == "websocket")
+        try await fixture.stop()
     }
 }

@@ -20,6 +20,9 @@ final class GatewayFixture: Sendable {
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
     let producer: EnvelopeProducer
+    private let application: GatewayApplication
+    /// `https` when the gateway serves TLS.
+    let scheme: String
 
     /// Starts a gateway with `environment` on top of the test defaults; `broker` lets two gateways share one.
     init(environment extra: [String: String] = [:], broker existing: EmbeddedBroker? = nil) async throws {
@@ -44,6 +47,8 @@ final class GatewayFixture: Sendable {
         environment.merge(extra) { $1 }
         let configuration = try GatewayConfiguration(environment: EnvironmentReader(environment))
         let application = try await GatewayApplication(configuration: configuration, logger: logger)
+        self.application = application
+        scheme = configuration.tlsCertificateFile == nil ? "http" : "https"
         let group = ServiceRunner.makeServiceGroup(services: application.services, logger: logger, handlesSignals: false)
         self.group = group
         running = Task { try await group.run() }
@@ -56,7 +61,7 @@ final class GatewayFixture: Sendable {
         try await waitUntilReady()
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Stops the gateway gracefully and the test producer.
     func stop() async throws {
@@ -68,7 +73,7 @@ final class GatewayFixture: Sendable {
     private func waitUntilReady() async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if try await httpGet("/ready").status == 200 { return }
+            if application.isReady { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw FixtureError("gateway not ready within 30 s")
@@ -127,11 +132,12 @@ final class GatewayFixture: Sendable {
     // MARK: The python-socketio peer
 
     /// Runs the scripted python-socketio peer (see Peers/sio_peer.py) and returns what each client saw.
-    func runPeer(clients: [[String: Any]], steps: [[String: Any]] = [], collectSeconds: Double = 1) async throws
-        -> [String: PeerClient]
+    func runPeer(clients: [[String: Any]], steps: [[String: Any]] = [], collectSeconds: Double = 1,
+                 trustedCertificate: String? = nil) async throws -> [String: PeerClient]
     {
-        let plan: [String: Any] = ["url": url, "path": "/ws", "clients": clients, "steps": steps,
+        var plan: [String: Any] = ["url": url, "path": "/ws", "clients": clients, "steps": steps,
                                    "collect_seconds": collectSeconds]
+        if let trustedCertificate { plan["ca_file"] = trustedCertificate }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sio-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -39,6 +39,9 @@ public struct GatewayApplication: Sendable {
                     stats, server]
     }
 
+    /// Whether the gateway accepts connections (what `/ready` answers).
+    public var isReady: Bool { context.isReady }
+
     /// Runs until SIGTERM/SIGINT, then drains in reverse order.
     public func run() async throws {
         try await ServiceRunner.run(services: services, configuration: configuration.common, logger: logger)

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import ServiceLifecycle
 import Synchronization
@@ -36,7 +37,8 @@ public final class GatewayServer: Service, Sendable {
     /// Serves until graceful shutdown.
     public func run() async throws {
         let configuration = context.configuration
-        let channel = try await bootstrap().bind(host: configuration.host, port: configuration.port).get()
+        let tls = try Self.tlsContext(configuration)
+        let channel = try await bootstrap(tls: tls).bind(host: configuration.host, port: configuration.port).get()
         let port = channel.localAddress?.port ?? configuration.port
         let waiters = boundPortPromise.withLock { state in
             state.port = port
@@ -46,6 +48,7 @@ public final class GatewayServer: Service, Sendable {
         for waiter in waiters { waiter.resume(returning: port) }
         context.logger.info("gateway listening", metadata: [
             "http.port": "\(port)", "gateway.path": "\(configuration.path)", "gateway.id": "\(context.gatewayId)",
+            "gateway.tls": "\(tls != nil)",
         ])
 
         try? await gracefulShutdown()
@@ -61,13 +64,31 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
-    private func bootstrap() -> ServerBootstrap {
+    /// The TLS context when `TLS_CERT_FILE` and `TLS_KEY_FILE` are set (WSS and HTTPS on the same port).
+    static func tlsContext(_ configuration: GatewayConfiguration) throws -> NIOSSLContext? {
+        guard let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile else {
+            return nil
+        }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    private func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
         let context = context
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                if let tls {
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }
                 let upgrader = Self.webSocketUpgrader(context: context)
                 return channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { handlerContext in
