@@ -26,6 +26,7 @@ final class GatewayFixture: Sendable {
 
     /// Starts a gateway with `environment` on top of the test defaults; `broker` lets two gateways share one.
     init(environment extra: [String: String] = [:], broker existing: EmbeddedBroker? = nil) async throws {
+        MetricsBootstrap.bootstrap()  // once per process; /metrics then shows the gateway's counters
         var logger = Logger(label: "gateway-test")
         logger.logLevel = .warning
         self.logger = logger

@@ -75,6 +75,10 @@ struct GatewayPeerTests {
         #expect(envelope.principal?.remoteAddress == "127.0.0.1")
         #expect(envelope.payload == .object(["status": .string("away")]))
         #expect(envelope.source.service == "gateway")
+        let metrics = try await fixture.httpGet("/metrics").body
+        #expect(metrics.contains(#"gateway_events_received_total{event="presence:update"}"#))
+        #expect(metrics.contains(#"gateway_events_rejected_total{reason="unknown_type"}"#))
+        #expect(metrics.contains("gateway_relay_duration_seconds"))
         try await fixture.stop()
     }
 

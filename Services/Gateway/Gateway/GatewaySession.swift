@@ -189,6 +189,10 @@ final class GatewaySession: @unchecked Sendable {
                 return
             }
             GatewayMetrics.eventsOut().increment()
+            if self.engine.transport == .polling {
+                // Buffered in the session until the next GET; WebSocket writes are counted in `write`.
+                self.queuedBytes += packet.text.utf8.count + packet.attachments.reduce(0) { $0 + $1.count }
+            }
             self.perform(self.engine.send(packet.engineIOPackets), now: now)
         }
     }
@@ -255,7 +259,7 @@ final class GatewaySession: @unchecked Sendable {
                 if let get = pendingGet ?? currentGet {
                     if pendingGet != nil { pendingGet = nil } else { currentGet = nil }
                     get.respond(status: .ok, body: body)
-                    queuedBytes = 0  // polling: everything buffered went out with this answer
+                    queuedBytes = max(0, queuedBytes - body.utf8.count)  // polling: what this answer carried
                 }
             case .respondToPost:
                 currentPost?.respond(status: .ok, body: "ok")

@@ -1,0 +1,130 @@
+import Foundation
+import Gateway
+import Kafka
+import Messages
+import Testing
+
+/// A client that stops reading must not make the gateway's memory grow: its queue is bounded, then it is dropped.
+@Suite("Gateway back-pressure", .timeLimit(.minutes(2)))
+struct GatewayBackPressureTests {
+    @Test("a WebSocket client that never reads is disconnected once its outbound queue stays full")
+    func slowReaderIsDisconnected() async throws {
+        let fixture = try await GatewayFixture(environment: ["OUTBOUND_QUEUE_BYTES": "262144"])
+        let token = try await fixture.token("slow")
+        let client = try RawWebSocketClient(port: fixture.port, receiveBuffer: 4096)
+        try client.handshake(path: "/ws/?EIO=4&transport=websocket")
+        #expect(try client.readText().hasPrefix("0{"), "the Engine.IO open packet")
+        try client.sendText(#"40{"token":"\#(token)"}"#)
+        let connected = try client.readText()
+        #expect(connected.hasPrefix(#"40{"sid":"#))
+        // From here on the client reads nothing. 250 deliveries of 16 kB, 4 MB in all: more than the socket buffers
+        // take, and less than the ~5 MiB the embedded broker keeps per partition.
+        let chunk = String(repeating: "x", count: 16_000)
+        for index in 0..<250 {
+            try await fixture.producer.enqueue(
+                Delivery.event("test:big", data: ["i": .number(Double(index)), "blob": .string(chunk)], to: .user("slow")),
+                key: "slow")
+        }
+        let disconnects = try await fixture.records(on: Topics.gatewayConnections, count: 1, timeout: .seconds(30)) {
+            let envelope = try? MessageCoding.decode(RawEnvelope.self, from: Data($0.value))
+            return envelope?.type == "connection:disconnected" && envelope?.payload.objectValue?["userId"] == .string("slow")
+        }
+        #expect(disconnects.count == 1)
+        let metrics = try await fixture.httpGet("/metrics").body
+        #expect(metrics.contains(#"gateway_disconnects_total{reason="slow_consumer"} 1"#), "\(metrics.split(separator: "\n").filter { $0.hasPrefix("gateway_") })")
+        client.close()
+        try await fixture.stop()
+    }
+}
+
+/// Just enough of a WebSocket client over a blocking socket to play a misbehaving peer.
+final class RawWebSocketClient: @unchecked Sendable {
+    // @unchecked Sendable: used from one test task at a time; the descriptor is closed once.
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FixtureError("socket failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw FixtureError("connect failed") }
+    }
+
+    func close() { _ = Glibc.close(fd) }
+
+    func handshake(path: String) throws {
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try write(Array(request.utf8))
+        while !buffer.contains(sequence: Array("\r\n\r\n".utf8)) { try fill() }
+        let end = buffer.firstRange(of: Array("\r\n\r\n".utf8))!.upperBound
+        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        buffer.removeFirst(end)
+        guard head.hasPrefix("HTTP/1.1 101") else { throw FixtureError("no upgrade: \(head)") }
+    }
+
+    func sendText(_ text: String) throws {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame.append(0x80 | 126)
+            frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        }
+        let mask: [UInt8] = [1, 2, 3, 4]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try write(frame)
+    }
+
+    /// The next text frame's payload.
+    func readText() throws -> String {
+        while true {
+            while buffer.count < 2 { try fill() }
+            var length = Int(buffer[1] & 0x7f)
+            var offset = 2
+            if length == 126 {
+                while buffer.count < 4 { try fill() }
+                length = Int(buffer[2]) << 8 | Int(buffer[3])
+                offset = 4
+            } else if length == 127 {
+                while buffer.count < 10 { try fill() }
+                length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                offset = 10
+            }
+            while buffer.count < offset + length { try fill() }
+            let opcode = buffer[0] & 0x0f
+            let payload = Array(buffer[offset..<offset + length])
+            buffer.removeFirst(offset + length)
+            if opcode == 1 { return String(decoding: payload, as: UTF8.self) }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == bytes.count else { throw FixtureError("short write") }
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        guard count > 0 else { throw FixtureError("connection closed or timed out") }
+        buffer += chunk[0..<count]
+    }
+}
+
+extension Array where Element == UInt8 {
+    func contains(sequence: [UInt8]) -> Bool { firstRange(of: sequence) != nil }
+}
