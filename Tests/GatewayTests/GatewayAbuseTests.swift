@@ -71,6 +71,21 @@ struct GatewayAbuseTests {
         try await fixture.stop()
     }
 
+    @Test("server:health goes to admins only")
+    func healthToAdminsOnly() async throws {
+        let fixture = try await GatewayFixture(environment: ["HEALTH_INTERVAL_SECONDS": "0.3"])
+        let admin = try await fixture.token("root", roles: ["ADMIN"])
+        let user = try await fixture.token("alice")
+        let seen = try await fixture.runPeer(clients: [["name": "admin", "token": admin], ["name": "user", "token": user]],
+                                             collectSeconds: 1.5)
+        let health = try #require(seen["admin"]?.events(named: "server:health").first?.first?.objectValue)
+        #expect(health["connections"] == .number(2))
+        #expect(health["users"] == .number(2))
+        #expect(health["gatewayId"]?.stringValue?.hasPrefix("gw-") == true)
+        #expect(seen["user"]?.events(named: "server:health").isEmpty == true)
+        try await fixture.stop()
+    }
+
     @Test("connections are published: connected, disconnected and the gateway's liveness with its sockets")
     func connectionEvents() async throws {
         let fixture = try await GatewayFixture()

@@ -36,7 +36,7 @@ public struct GatewayApplication: Sendable {
             configuration: configuration.common,
             producer: EnvelopeProducer(producer: producer, source: context.source), logger: logger)
         services = [producer, outbound, DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
-                    stats, server]
+                    HealthBroadcaster(context: context), stats, server]
     }
 
     /// Whether the gateway accepts connections (what `/ready` answers).

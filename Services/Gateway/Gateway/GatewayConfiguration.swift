@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable {
     public var ackTimeout: Duration
     /// `LIVENESS_INTERVAL_SECONDS` (10): period of the `gateway:liveness` record on `gateway.connections`.
     public var livenessInterval: Duration
+    /// `HEALTH_INTERVAL_SECONDS` (30): period of `server:health` to the admin room.
+    public var healthInterval: Duration
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
@@ -86,6 +88,8 @@ public struct GatewayConfiguration: Sendable {
                                                           range: .milliseconds(10)...(.seconds(600)))
         livenessInterval = try environment.durationSeconds("LIVENESS_INTERVAL_SECONDS", default: .seconds(10),
                                                            range: .milliseconds(100)...(.seconds(3600)))
+        healthInterval = try environment.durationSeconds("HEALTH_INTERVAL_SECONDS", default: .seconds(30),
+                                                         range: .milliseconds(100)...(.seconds(3600)))
         tlsCertificateFile = environment.optionalString("TLS_CERT_FILE")
         tlsKeyFile = environment.optionalString("TLS_KEY_FILE")
         if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {

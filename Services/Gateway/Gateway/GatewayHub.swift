@@ -125,4 +125,7 @@ final class GatewayHub: Sendable {
 
     /// Number of connected Socket.IO sockets.
     var socketCount: Int { state.withLock { $0.sockets.count } }
+
+    /// Number of distinct users with a connected socket.
+    var userCount: Int { state.withLock { $0.socketsPerUser.count } }
 }
