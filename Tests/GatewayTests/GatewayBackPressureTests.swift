@@ -35,6 +35,45 @@ struct GatewayBackPressureTests {
         client.close()
         try await fixture.stop()
     }
+
+    @Test("for a client that never reads, stream frames are dropped (counted) before anything else; it stays connected")
+    func framesAreDroppedFirst() async throws {
+        let fixture = try await GatewayFixture(environment: ["OUTBOUND_QUEUE_BYTES": "262144"])
+        let token = try await fixture.token("viewer")
+        let client = try RawWebSocketClient(port: fixture.port, receiveBuffer: 4096)
+        try client.handshake(path: "/ws/?EIO=4&transport=websocket")
+        _ = try client.readText()
+        try client.sendText(#"40{"token":"\#(token)"}"#)
+        let connected = try client.readText()
+        let socketId = try #require(connected.split(separator: "\"").dropFirst(3).first.map(String.init))
+        try await fixture.deliver(.control(DeliveryControl(action: .join, room: "stream:dev-1"), to: .socket(socketId)))
+        try await Task.sleep(for: .milliseconds(500))
+        let headers = FrameHeaders(deviceId: "dev-1", userId: "camera", gatewayId: "elsewhere").headers
+            .map { KafkaHeader(name: $0.name, string: $0.value) }
+        let frame = [UInt8](repeating: 7, count: 16_000)
+        for _ in 0..<250 {  // 4 MB: more than socket buffers and the queue take, less than the broker keeps
+            try await fixture.producer.producer.enqueue(
+                OutgoingMessage(topic: Topics.biometricFrames, key: "dev-1", value: frame, headers: headers))
+        }
+        try await fixture.producer.producer.flush(timeout: .seconds(10))
+        var dropped = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !dropped, ContinuousClock.now < deadline {
+            let metrics = try await fixture.httpGet("/metrics").body
+            dropped = metrics.split(separator: "\n").contains {
+                $0.hasPrefix("gateway_stream_frames_dropped_total ") && !$0.hasSuffix(" 0")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(dropped, "frames beyond half the outbound queue are dropped and counted")
+        let disconnects = try await fixture.records(on: Topics.gatewayConnections, count: 1, timeout: .seconds(2)) {
+            let envelope = try? MessageCoding.decode(RawEnvelope.self, from: Data($0.value))
+            return envelope?.type == "connection:disconnected"
+        }
+        #expect(disconnects.isEmpty, "dropping frames keeps the socket connected")
+        client.close()
+        try await fixture.stop()
+    }
 }
 
 /// Just enough of a WebSocket client over a blocking socket to play a misbehaving peer.
