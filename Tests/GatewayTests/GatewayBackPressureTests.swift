@@ -31,8 +31,9 @@ struct GatewayBackPressureTests {
         }
         #expect(disconnects.count == 1)
         let metrics = try await fixture.httpGet("/metrics").body
-        #expect(metrics.contains(#"gateway_disconnects_total{reason="slow_consumer"} 1"#), "\(metrics.split(separator: "\n").filter { $0.hasPrefix("gateway_") })")
-        client.close()
+        #expect(metrics.contains(#"gateway_disconnects_total{reason="slow_consumer"} 1"#),
+                "\(metrics.split(separator: "\n").filter { $0.hasPrefix("gateway_") })")
+        withExtendedLifetime(client) {}  // the socket stays open (and unread) until here
         try await fixture.stop()
     }
 
@@ -71,36 +72,20 @@ struct GatewayBackPressureTests {
             return envelope?.type == "connection:disconnected"
         }
         #expect(disconnects.isEmpty, "dropping frames keeps the socket connected")
-        client.close()
+        withExtendedLifetime(client) {}  // the socket stays open (and unread) until here
         try await fixture.stop()
     }
 }
 
 /// Just enough of a WebSocket client over a blocking socket to play a misbehaving peer.
 final class RawWebSocketClient: @unchecked Sendable {
-    // @unchecked Sendable: used from one test task at a time; the descriptor is closed once.
-    private let fd: Int32
+    // @unchecked Sendable: used from one test task at a time.
+    private let connection: LoopbackSocket
     private var buffer: [UInt8] = []
 
     init(port: Int, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError("socket failed") }
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw FixtureError("connect failed") }
+        connection = try LoopbackSocket(port: port, receiveBuffer: receiveBuffer)
     }
-
-    func close() { _ = Glibc.close(fd) }
 
     func handshake(path: String) throws {
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -152,15 +137,12 @@ final class RawWebSocketClient: @unchecked Sendable {
     }
 
     private func write(_ bytes: [UInt8]) throws {
-        let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == bytes.count else { throw FixtureError("short write") }
+        try connection.write(bytes)
     }
 
     private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let count = recv(fd, &chunk, chunk.count, 0)
-        guard count > 0 else { throw FixtureError("connection closed or timed out") }
-        buffer += chunk[0..<count]
+        guard let chunk = connection.read() else { throw FixtureError("connection closed or timed out") }
+        buffer += chunk
     }
 }
 
