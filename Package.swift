@@ -104,9 +104,9 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["Runtime"],
             path: "Tests/TestSupport"),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Runtime", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
-        .testTarget(name: "MessagesTests", dependencies: ["Messages", "TestSupport"]),
+        .testTarget(name: "MessagesTests", dependencies: ["Messages", "Runtime", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "GatewayTests",

@@ -12,10 +12,7 @@ struct GatewayBackPressureTests {
         let fixture = try await GatewayFixture(environment: ["OUTBOUND_QUEUE_BYTES": "262144"])
         let token = try await fixture.token("slow")
         let client = try RawWebSocketClient(port: fixture.port, receiveBuffer: 4096)
-        try client.handshake(path: "/ws/?EIO=4&transport=websocket")
-        #expect(try client.readText().hasPrefix("0{"), "the Engine.IO open packet")
-        try client.sendText(#"40{"token":"\#(token)"}"#)
-        let connected = try client.readText()
+        let connected = try await client.connect(token: token)
         #expect(connected.hasPrefix(#"40{"sid":"#))
         // From here on the client reads nothing. 250 deliveries of 16 kB, 4 MB in all: more than the socket buffers
         // take, and less than the ~5 MiB the embedded broker keeps per partition.
@@ -42,10 +39,7 @@ struct GatewayBackPressureTests {
         let fixture = try await GatewayFixture(environment: ["OUTBOUND_QUEUE_BYTES": "262144"])
         let token = try await fixture.token("viewer")
         let client = try RawWebSocketClient(port: fixture.port, receiveBuffer: 4096)
-        try client.handshake(path: "/ws/?EIO=4&transport=websocket")
-        _ = try client.readText()
-        try client.sendText(#"40{"token":"\#(token)"}"#)
-        let connected = try client.readText()
+        let connected = try await client.connect(token: token)
         let socketId = try #require(connected.split(separator: "\"").dropFirst(3).first.map(String.init))
         try await fixture.deliver(.control(DeliveryControl(action: .join, room: "stream:dev-1"), to: .socket(socketId)))
         try await Task.sleep(for: .milliseconds(500))
@@ -85,6 +79,16 @@ final class RawWebSocketClient: @unchecked Sendable {
 
     init(port: Int, receiveBuffer: Int32? = nil) throws {
         connection = try LoopbackSocket(port: port, receiveBuffer: receiveBuffer)
+    }
+
+    /// Opens the WebSocket and completes the Socket.IO CONNECT; returns the CONNECT answer. Off the cooperative pool.
+    func connect(token: String) async throws -> String {
+        try await offThePool {
+            try self.handshake(path: "/ws/?EIO=4&transport=websocket")
+            guard try self.readText().hasPrefix("0{") else { throw FixtureError("no Engine.IO open packet") }
+            try self.sendText(#"40{"token":"\#(token)"}"#)
+            return try self.readText()
+        }
     }
 
     func handshake(path: String) throws {

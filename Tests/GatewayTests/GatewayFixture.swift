@@ -93,13 +93,13 @@ final class GatewayFixture: Sendable {
     /// Sends raw bytes on a new TCP connection and returns everything the server answers before closing.
     func rawHTTP(_ request: String) async throws -> String {
         let port = port
-        return try await Task.detached {
+        return try await offThePool {
             let connection = try LoopbackSocket(port: port)
             try connection.write(Array(request.utf8))
             var received: [UInt8] = []
             while let chunk = connection.read() { received += chunk }
             return String(decoding: received, as: UTF8.self)
-        }.value
+        }
     }
 
     /// A token signed with the gateway's secret.
@@ -227,7 +227,7 @@ final class LoopbackSocket: @unchecked Sendable {
     private let fd: Int32
 
     /// Connects; `receiveBuffer` shrinks SO_RCVBUF (a slow reader), reads time out after `timeout` seconds.
-    init(port: Int, receiveBuffer: Int32? = nil, timeout: Int = 10) throws {
+    init(port: Int, receiveBuffer: Int32? = nil, timeout: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket failed") }
         if var size = receiveBuffer {
@@ -261,5 +261,13 @@ final class LoopbackSocket: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &chunk, chunk.count, 0)
         return count > 0 ? Array(chunk[0..<count]) : nil
+    }
+}
+
+/// Runs blocking socket work on a Dispatch thread: blocking a cooperative-pool thread (two on this machine) would
+/// stall every other test running in parallel.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -164,7 +164,7 @@ struct GatewayPeerTests {
                 steps: [
                     ["client": "a", "emit": "biometric:stream-data", "data": framePayload],  // no grant yet: refused
                     ["client": "a", "emit": "biometric:stream-start", "data": ["deviceId": "dev-1"]],
-                    ["sleep": 2.0],
+                    ["client": "a", "wait_for": "test:granted"],
                     ["client": "a", "emit": "biometric:stream-data", "data": framePayload],
                 ],
                 collectSeconds: 3)
@@ -172,6 +172,7 @@ struct GatewayPeerTests {
         let started = try await fixture.commands(on: Topics.verificationCommands, type: "biometric:stream-start", count: 1)
         let socket = try #require(started.first?.0.principal?.socketId)
         try await fixture.deliver(.control(DeliveryControl(action: .grantStream, deviceId: "dev-1"), to: .socket(socket)))
+        try await fixture.deliver(.event("test:granted", data: [:], to: .socket(socket)))  // deliveries keep their order
         let seen = try await peer.value
         let client = try #require(seen["a"])
         let refusal = client.events(named: "error").first?.first?.objectValue

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Runtime
 import Testing
 
 /// An embedded broker with a few topics, plus helpers to build clients against it.
@@ -47,26 +48,24 @@ final class KafkaFixture: Sendable {
 }
 
 /// Runs `kcat` (a Kafka client we did not write) and returns its standard output.
-func kcat(_ arguments: [String], input: String? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["kcat"] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw KafkaTestError("kcat \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(errorText)")
+func kcat(_ arguments: [String], input: String? = nil) async throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kcat-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let inputFile = directory.appendingPathComponent("in")
+    try Data((input ?? "").utf8).write(to: inputFile)
+    let output = directory.appendingPathComponent("out")
+    let errors = directory.appendingPathComponent("err")
+    let stdin = open(inputFile.path, O_RDONLY)
+    defer { close(stdin) }
+    let process = try ChildProcess(executable: "kcat", arguments: arguments, standardInput: stdin,
+                                   standardOutput: .file(output, append: false), standardError: .file(errors, append: false))
+    let status = await process.waitForExit()
+    guard status.isSuccess else {
+        let errorText = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        throw KafkaTestError("kcat \(arguments.joined(separator: " ")) ended with \(status): \(errorText)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return (try? String(contentsOf: output, encoding: .utf8)) ?? ""
 }
 
 struct KafkaTestError: Error, CustomStringConvertible {

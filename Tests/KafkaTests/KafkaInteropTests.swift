@@ -14,7 +14,7 @@ struct KafkaInteropTests {
                 headers: [KafkaHeader(name: "h", string: "v\(index)")]))
         }
         await producer.close()
-        let output = try kcat(["-b", fixture.broker.bootstrapServers, "-C", "-t", "events", "-o", "beginning", "-e",
+        let output = try await kcat(["-b", fixture.broker.bootstrapServers, "-C", "-t", "events", "-o", "beginning", "-e",
                                "-q", "-f", "%k|%s|%h\\n"])
         #expect(output.split(separator: "\n") == ["key-0|value-0|h=v0", "key-1|value-1|h=v1", "key-2|value-2|h=v2"])
     }
@@ -22,7 +22,7 @@ struct KafkaInteropTests {
     @Test("messages kcat produces are read by our consumer in a group")
     func weReadKcatMessages() async throws {
         let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 2)])
-        _ = try kcat(["-b", fixture.broker.bootstrapServers, "-P", "-t", "events", "-K", ":", "-H", "origin=kcat"],
+        _ = try await kcat(["-b", fixture.broker.bootstrapServers, "-P", "-t", "events", "-K", ":", "-H", "origin=kcat"],
                      input: "a:1\nb:2\nc:3\n")
         let consumer = try fixture.consumer(.group(id: "interop"))
         let messages = await fixture.read(3, from: consumer)
@@ -78,7 +78,7 @@ struct KafkaInteropTests {
             try await admin.createTopics([NewTopic(name: "records", partitions: 2, config: ["cleanup.policy": "compact"])],
                                          timeout: .seconds(2))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(30), "the call gives up by its timeout instead of hanging")
         let error = await #expect(throws: KafkaError.self) {
             try await admin.createTopics([NewTopic(name: "bad", partitions: 0)])
         }

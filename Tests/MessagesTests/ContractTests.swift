@@ -9,7 +9,7 @@ struct ContractTests {
     /// Direction 1: every Swift-encoded sample validates against its payload schema, the envelope schema and its
     /// topic schema, and reads back through `MessageCoding.decodeMessage`.
     @Test("Swift-encoded samples validate against their schemas")
-    func swiftSamplesValidate() throws {
+    func swiftSamplesValidate() async throws {
         var cases: [(label: String, case: SchemaCase)] = []
         for payload in Samples.allPayloads {
             cases += try Self.cases(for: payload)
@@ -26,7 +26,7 @@ struct ContractTests {
             #expect(try FrameHeaders(headers: pairs) == headers)
         }
 
-        let run = try SchemaValidator.validate(cases.map(\.case))
+        let run = try await SchemaValidator.validate(cases.map(\.case))
         #expect(run.schemaErrors.isEmpty, "schema files: \(run.schemaErrors)")
         for (index, verdict) in run.results.enumerated() {
             #expect(verdict.valid, "\(cases[index].label) → \(cases[index].case.schema): \(verdict.errors)")
@@ -35,9 +35,9 @@ struct ContractTests {
 
     /// Direction 2: invalid instances are rejected by the schema and by the Swift decoder with the expected code.
     @Test("Invalid samples are rejected by the schema and by Swift")
-    func invalidSamplesAreRejected() throws {
+    func invalidSamplesAreRejected() async throws {
         let rejections = ContractCases.rejections
-        let run = try SchemaValidator.validate(rejections.map { SchemaCase(schema: $0.schema, instance: $0.instance) })
+        let run = try await SchemaValidator.validate(rejections.map { SchemaCase(schema: $0.schema, instance: $0.instance) })
         #expect(run.schemaErrors.isEmpty, "schema files: \(run.schemaErrors)")
         for (rejection, verdict) in zip(rejections, run.results) {
             #expect(!verdict.valid, "schema accepted \(rejection.label)")
@@ -57,9 +57,9 @@ struct ContractTests {
 
     /// Edge cases that both sides accept.
     @Test("Valid edge samples are accepted by the schema and by Swift")
-    func edgeSamplesAreAccepted() throws {
+    func edgeSamplesAreAccepted() async throws {
         let acceptances = ContractCases.acceptances
-        let run = try SchemaValidator.validate(acceptances.map { SchemaCase(schema: $0.schema, instance: $0.instance) })
+        let run = try await SchemaValidator.validate(acceptances.map { SchemaCase(schema: $0.schema, instance: $0.instance) })
         for (acceptance, verdict) in zip(acceptances, run.results) {
             #expect(verdict.valid, "schema rejected \(acceptance.label): \(verdict.errors)")
             let data = try acceptance.instance.data

@@ -1,5 +1,6 @@
 import Foundation
 import Messages
+import Runtime
 import TestSupport
 
 /// One instance to validate against one schema file under `schemas/`.
@@ -29,7 +30,7 @@ struct ValidatorError: Error, CustomStringConvertible {
 enum SchemaValidator {
     static let script = RepoPaths.root.appendingPathComponent("Tests/contract/validate.py")
 
-    static func validate(_ cases: [SchemaCase]) throws -> ValidationRun {
+    static func validate(_ cases: [SchemaCase]) async throws -> ValidationRun {
         let python = try RepoPaths.python()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("messages-contract-\(UUID().uuidString)")
@@ -39,28 +40,15 @@ enum SchemaValidator {
         let stdoutFile = directory.appendingPathComponent("stdout.json")
         let stderrFile = directory.appendingPathComponent("stderr.txt")
         try JSONEncoder().encode(cases).write(to: casesFile)
-        _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        let stdout = try FileHandle(forWritingTo: stdoutFile)
-        let stderr = try FileHandle(forWritingTo: stderrFile)
-        defer {
-            try? stdout.close()
-            try? stderr.close()
-        }
-
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [script.path, RepoPaths.schemas.path, casesFile.path]
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        // Waiting asynchronously keeps the cooperative pool free for the tests running beside this one.
+        let process = try ChildProcess(
+            executable: python.path, arguments: [script.path, RepoPaths.schemas.path, casesFile.path],
+            standardOutput: .file(stdoutFile, append: false), standardError: .file(stderrFile, append: false))
+        let status = await process.waitForExit()
 
         let errorText = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw ValidatorError(
-                description: "validate.py (\(python.path)) exited with \(process.terminationStatus): \(errorText)")
+        guard status.isSuccess else {
+            throw ValidatorError(description: "validate.py (\(python.path)) ended with \(status): \(errorText)")
         }
         let output = try Data(contentsOf: stdoutFile)
         let run: ValidationRun

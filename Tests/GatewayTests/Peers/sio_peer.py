@@ -6,6 +6,7 @@ Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
        "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false}],
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
+                 {"client": "a", "wait_for": "event-name", "timeout": 20}],
        "collect_seconds": 2}
 Bytes travel as {"$bytes": "<base64>"} in both directions.
 """
@@ -102,7 +103,14 @@ def main():
         client, record = clients[name], results[name]
         if not record["connected"]:
             continue
-        if step.get("disconnect"):
+        if "wait_for" in step:  # until the client has received this event (bounded): syncs with the test
+            deadline = time.time() + step.get("timeout", 20)
+            while time.time() < deadline:
+                with lock:
+                    if any(event == step["wait_for"] for event, _ in record["events"]):
+                        break
+                time.sleep(0.02)
+        elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
             client.eio.send(step["raw"])
