@@ -145,11 +145,67 @@ final class RawWebSocketClient: @unchecked Sendable {
     }
 
     private func fill() throws {
-        guard let chunk = connection.read() else { throw FixtureError("connection closed or timed out") }
+        guard let chunk = try connection.read() else { throw ConnectionClosed() }
         buffer += chunk
+    }
+
+    /// The server closed the connection.
+    struct ConnectionClosed: Error {}
+
+    /// Reads text frames until the server closes the connection; throws if it stays open past the read timeout.
+    func readUntilClosed() throws -> [String] {
+        var texts: [String] = []
+        while true {
+            do { texts.append(try readText()) } catch is ConnectionClosed { return texts }
+        }
     }
 }
 
 extension Array where Element == UInt8 {
     func contains(sequence: [UInt8]) -> Bool { firstRange(of: sequence) != nil }
+}
+
+/// Engine.IO timers and per-address limits, with raw peers that misbehave on purpose.
+@Suite("Gateway timers and address limits", .timeLimit(.minutes(2)))
+struct GatewayTimerTests {
+    @Test("a client that never answers pings is closed after pingInterval + pingTimeout")
+    func missedPongCloses() async throws {
+        let fixture = try await GatewayFixture(environment: ["PING_INTERVAL_MS": "300", "PING_TIMEOUT_MS": "300"])
+        let token = try await fixture.token("alice")
+        let client = try RawWebSocketClient(port: fixture.port)
+        _ = try await client.connect(token: token)
+        // Read (and never answer) until the server gives up on us; a read timeout instead fails the test.
+        let seen = try await offThePool { try client.readUntilClosed() }
+        #expect(seen.contains("2"), "the server pinged")
+        try await fixture.stop()
+    }
+
+    @Test("a client that opens Engine.IO but never sends CONNECT is closed after connectTimeout")
+    func connectTimeout() async throws {
+        let fixture = try await GatewayFixture(environment: ["CONNECT_TIMEOUT_MS": "300"])
+        let client = try RawWebSocketClient(port: fixture.port)
+        let seen = try await offThePool { () -> [String] in
+            try client.handshake(path: "/ws/?EIO=4&transport=websocket")
+            return try client.readUntilClosed()  // a read timeout (connection left open) fails the test
+        }
+        #expect(seen.first?.hasPrefix("0{") == true, "the open packet, then the close")
+        try await fixture.stop()
+    }
+
+    @Test("polling: a second concurrent GET is refused with 400; MAX_CONNECTIONS_PER_IP_PER_MINUTE gives 429")
+    func pollingLimits() async throws {
+        let fixture = try await GatewayFixture(environment: ["MAX_CONNECTIONS_PER_IP_PER_MINUTE": "3"])
+        let open = try await fixture.httpGet("/ws/?EIO=4&transport=polling")
+        let sid = try #require(open.body.split(separator: "\"").dropFirst(3).first.map(String.init))
+        let first = Task { try await fixture.httpGet("/ws/?EIO=4&transport=polling&sid=\(sid)") }
+        try await Task.sleep(for: .milliseconds(300))
+        let second = try await fixture.httpGet("/ws/?EIO=4&transport=polling&sid=\(sid)")
+        #expect(second.status == 400)
+        #expect(try await first.value.body == "1", "the pending GET is answered with close")
+        #expect(try await fixture.httpGet("/ws/?EIO=4&transport=polling").status == 200)
+        #expect(try await fixture.httpGet("/ws/?EIO=4&transport=polling").status == 200)
+        let limited = try await fixture.httpGet("/ws/?EIO=4&transport=polling")
+        #expect(limited.status == 429, "the fourth handshake within a minute from one address")
+        try await fixture.stop()
+    }
 }

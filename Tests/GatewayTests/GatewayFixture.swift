@@ -97,7 +97,7 @@ final class GatewayFixture: Sendable {
             let connection = try LoopbackSocket(port: port)
             try connection.write(Array(request.utf8))
             var received: [UInt8] = []
-            while let chunk = connection.read() { received += chunk }
+            while let chunk = try connection.read() { received += chunk }
             return String(decoding: received, as: UTF8.self)
         }
     }
@@ -256,12 +256,17 @@ final class LoopbackSocket: @unchecked Sendable {
         guard sent == bytes.count else { throw FixtureError("short write") }
     }
 
-    /// The next bytes, or nil when the peer closed or the read timed out.
-    func read() -> [UInt8]? {
+    /// The next bytes, or nil when the peer closed the connection; throws ``ReadTimedOut`` when nothing came in time.
+    func read() throws -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &chunk, chunk.count, 0)
-        return count > 0 ? Array(chunk[0..<count]) : nil
+        if count > 0 { return Array(chunk[0..<count]) }
+        if count == 0 || errno == ECONNRESET { return nil }
+        throw ReadTimedOut()
     }
+
+    /// No byte arrived within the read timeout (the peer kept the connection open).
+    struct ReadTimedOut: Error {}
 }
 
 /// Runs blocking socket work on a Dispatch thread: blocking a cooperative-pool thread (two on this machine) would

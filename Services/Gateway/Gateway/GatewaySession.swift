@@ -449,7 +449,14 @@ final class GatewaySession: @unchecked Sendable {
             let elapsed = ContinuousClock.now - started
             GatewayMetrics.relayLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000
                                                           + elapsed.components.attoseconds / 1_000_000_000)
-            if let ackID, event != .biometricStreamData { awaitAnswer(ackID) }
+            if let ackID {
+                if event == .biometricStreamData {
+                    // Frames go to viewers, not to a service that could answer: the gateway acks the hand-off.
+                    perform(socket: connection.acknowledge(ackID, with: [["accepted": true]]), now: now)
+                } else {
+                    awaitAnswer(ackID)
+                }
+            }
         } catch {
             GatewayMetrics.rejected(error.code.rawValue).increment()
             refuse(name, code: error.code.rawValue, message: error.message, ackID: ackID, now: now)
