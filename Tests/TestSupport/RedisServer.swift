@@ -51,7 +51,7 @@ public final class RedisServerProcess: Sendable {
         var lastError: Error?
         for _ in 0..<5 {
             let candidate: Int
-            do { candidate = try Self.freePort() } catch { lastError = error; continue }
+            do { candidate = try Loopback.freePort() } catch { lastError = error; continue }
             do {
                 let child = try Self.launch(executable, port: candidate, password: password, directory: directory)
                 self.port = candidate
@@ -126,7 +126,7 @@ public final class RedisServerProcess: Sendable {
                 throw Failure(
                     description: "redis-server exited (\(status)) on port \(port): " + logTail(child))
             }
-            if answersPing(port: port) { return child }
+            if Loopback.redisAnswersPing(port: port) { return child }
             usleep(10_000)
         }
         child.signal(SIGKILL)
@@ -136,56 +136,5 @@ public final class RedisServerProcess: Sendable {
 
     private static func logTail(_ child: ChildProcess) -> String {
         child.logTail(lines: 5).split(separator: "\n").joined(separator: " | ")
-    }
-
-    /// Asks the kernel for a free port by binding 127.0.0.1:0.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw Failure(description: "bind(127.0.0.1:0) failed: errno \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    /// True when a TCP connection to the port gets `+PONG` (or `-NOAUTH`, which also means it is serving).
-    private static func answersPing(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = loopback(port: port)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return false }
-        let ping = Array("PING\r\n".utf8)
-        guard write(fd, ping, ping.count) == ping.count else { return false }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = read(fd, &buffer, buffer.count)
-        guard count > 0 else { return false }
-        let reply = String(decoding: buffer[0..<count], as: UTF8.self)
-        return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
     }
 }

@@ -8,19 +8,21 @@ import Musl
 import Darwin
 #endif
 
-/// Small blocking probes on 127.0.0.1 the dev stack uses to pick ports and to see whether its children serve.
+/// Small blocking probes on 127.0.0.1: pick a free port, see whether a Redis or HTTP server answers. The dev stack
+/// and the test harness use them.
 ///
 /// Each call takes at most about `timeout` (a refused connection returns at once), so they are short enough to run
 /// from async code while polling.
-enum Loopback {
+public enum Loopback {
     /// Why a probe could not even start (no socket, no bind).
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        /// What failed.
+        public let description: String
     }
 
     /// A port that is free right now, from the kernel (binding 127.0.0.1:0). Someone may take it before the caller
     /// binds it, so callers retry on failure.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = try tcpSocket()
         defer { close(fd) }
         var address = address(port: 0)
@@ -37,13 +39,13 @@ enum Loopback {
     }
 
     /// Whether a Redis server on `port` answers `PING` with `+PONG` (or `-NOAUTH`, which also means it serves).
-    static func redisAnswersPing(port: Int, timeout: Duration = .seconds(1)) -> Bool {
+    public static func redisAnswersPing(port: Int, timeout: Duration = .seconds(1)) -> Bool {
         guard let reply = exchange(port: port, request: "PING\r\n", timeout: timeout) else { return false }
         return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
     }
 
     /// The status code of `GET path` over HTTP/1.1 on 127.0.0.1:`port`, or `nil` when nothing answers in time.
-    static func httpStatus(port: Int, path: String, timeout: Duration = .seconds(1)) -> Int? {
+    public static func httpStatus(port: Int, path: String, timeout: Duration = .seconds(1)) -> Int? {
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: biometricsctl-dev\r\n"
             + "Accept: */*\r\nConnection: close\r\n\r\n"
         guard let reply = exchange(port: port, request: request, timeout: timeout),
