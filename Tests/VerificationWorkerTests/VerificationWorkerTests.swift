@@ -231,7 +231,7 @@ struct VerificationWorkerTests {
 struct ChallengeStoreTests {
     @Test("a challenge is used once across two worker instances; the owning command's redelivery still owns it")
     func singleUseAcrossInstances() async throws {
-        let server = try await offThePool { try RedisServer() }
+        let server = try await offThePool { try RedisServerProcess() }
         let first = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t1"))
         let second = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t2"))
         let storeA = ChallengeStore(redis: first, ttl: .seconds(60), memory: .seconds(60))

@@ -21,7 +21,7 @@ final class WorkerFixture: Sendable {
     static let secret = "verification-tests-secret-0123456789abcdef"
 
     let broker: EmbeddedBroker
-    let redisServer: RedisServer
+    let redisServer: RedisServerProcess
     let logger: Logger
     let directory: URL
     private let workerEnvironment: [String: String]
@@ -50,7 +50,7 @@ final class WorkerFixture: Sendable {
         self.logger = logger
         broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
-        redisServer = try await offThePool { try RedisServer() }
+        redisServer = try await offThePool { try RedisServerProcess() }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("verification-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.workerEnvironment = workerEnvironment
@@ -97,7 +97,7 @@ final class WorkerFixture: Sendable {
         if graceful { await worker.group.triggerGracefulShutdown() } else { worker.task.cancel() }
         _ = try? await worker.task.value
         await worker.application.redis.close()
-        workers.withLock { $0.removeAll { $0 === worker } }
+        workers.withLock { list in list.removeAll { $0 === worker } }
     }
 
     /// The first worker started.
