@@ -62,7 +62,7 @@ struct VerificationWorkerTests {
         try await fixture.enroll("rec-x", user: "alice")
         try await fixture.revoke("rec-x")
         try await fixture.waitForRecord("rec-x", status: .revoked)
-        try await fixture.waitForRecord("rec-b", status: .active)
+        for record in ["rec-a", "rec-a2", "rec-b"] { try await fixture.waitForRecord(record, status: .active) }
         let otherKey = try await fixture.enroll("rec-other", user: "carol")
         let bogus = Base64URL.encode([UInt8](repeating: 7, count: 32))
         let signature = Base64URL.encode([UInt8](repeating: 1, count: 64))
@@ -182,7 +182,7 @@ struct VerificationWorkerTests {
                 ["client": "a", "emit": "biometric:stream-start", "data": ["deviceId": "dev-1"], "ack": true],
                 ["client": "b", "emit": "biometric:stream-start", "data": ["deviceId": "dev-1"], "ack": true],
                 ["client": "b", "wait_for": "biometric:error"],
-                ["sleep": 0.5],
+                ["sleep": 1.0],
                 ["client": "b", "emit": "biometric:stream-data", "data": ["deviceId": "dev-1", "frame": frame]],
                 ["client": "a", "emit": "biometric:stream-data", "data": ["deviceId": "dev-1", "frame": own]],
                 ["client": "v", "wait_for": "biometric:stream-frame"],

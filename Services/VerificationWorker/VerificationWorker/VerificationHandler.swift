@@ -37,7 +37,9 @@ public struct VerificationHandler: Sendable {
         do {
             try await process(message)
         } catch {
-            if let verify = message.payload as? BiometricVerify, let principal = message.header.principal {
+            // A cancelled worker answers nothing: the command is not committed and its redelivery answers it.
+            if !Task.isCancelled, !(error is CancellationError),
+               let verify = message.payload as? BiometricVerify, let principal = message.header.principal {
                 let reply = Reply(principal: principal, reply: message.header.reply)
                 let data = Self.resultData(recordId: verify.recordId, reason: .unavailable)
                 if let delivery = reply.event(.biometricVerificationResult, data) {
