@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
+        .executable(name: "verification-worker", targets: ["verification-worker"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
         // C libraries, reached only through the Kafka and Redis targets.
@@ -85,12 +87,26 @@ let package = Package(
             ],
             path: "Services/Gateway/Gateway"),
         .executableTarget(name: "gateway", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+        .target(
+            name: "VerificationWorker",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Redis",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/VerificationWorker/VerificationWorker"),
+        .executableTarget(
+            name: "verification-worker", dependencies: ["VerificationWorker"],
+            path: "Services/VerificationWorker/Main"),
 
         // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,6 +128,15 @@ let package = Package(
             name: "GatewayTests",
             dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"],
             exclude: ["Peers"]),
+        .testTarget(
+            name: "VerificationWorkerTests",
+            dependencies: [
+                "VerificationWorker", "Gateway", "BiometricsCtlKit", "Kafka", "Messages", "Runtime", "Redis", "Auth",
+                "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],

@@ -46,6 +46,7 @@ public struct TopicProcessor: Service {
                 if outcome == .abandoned {
                     throw TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
                 }
+                if outcome == .cancelled { break }
                 consumer.commit(record)
             }
         } onGracefulShutdown: {
@@ -54,7 +55,7 @@ public struct TopicProcessor: Service {
         await consumer.close()
     }
 
-    enum Outcome: String { case handled, deadlettered, abandoned }
+    enum Outcome: String { case handled, deadlettered, abandoned, cancelled }
 
     private func process(_ record: KafkaMessage) async -> Outcome {
         var metadata: Logger.Metadata = [
@@ -69,6 +70,12 @@ public struct TopicProcessor: Service {
                 try await handle(decoded, record)
                 return .handled
             } catch {
+                // Cancelled mid-handling (the process is being killed): neither dead-letter nor commit, so the
+                // next owner of the partition handles the record again.
+                if Task.isCancelled || error is CancellationError {
+                    logger.info("handling cancelled; record left uncommitted", metadata: metadata)
+                    return .cancelled
+                }
                 reason = "handler failed: \(error)"
             }
         } catch {

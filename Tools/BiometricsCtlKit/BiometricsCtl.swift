@@ -7,7 +7,8 @@ public struct BiometricsCtl: AsyncParsableCommand {
         commandName: "biometricsctl",
         abstract: "Run the dev broker, provision topics, mint dev tokens and benchmark the Kafka client.",
         subcommands: [
-            DevCommand.self, BrokerCommand.self, TopicsCommand.self, TokenCommand.self, BenchCommand.self,
+            DevCommand.self, BrokerCommand.self, TopicsCommand.self, TokenCommand.self, EnrollCommand.self,
+            RevokeCommand.self, BenchCommand.self,
         ])
 
     /// Creates the command (ArgumentParser needs it).

@@ -6,12 +6,15 @@ Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
        "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false}],
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
-                 {"client": "a", "wait_for": "event-name", "timeout": 20}],
+                 {"client": "a", "wait_for": "event-name", "timeout": 20},
+                 {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
+                                                     "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
 Bytes travel as {"$bytes": "<base64>"} in both directions.
 """
 import base64
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +41,37 @@ def from_wire(value):
     if isinstance(value, (list, tuple)):
         return [from_wire(v) for v in value]
     return value
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def der_to_raw(der):
+    """ECDSA-Sig-Value DER (SEQUENCE of two INTEGERs) -> r||s, 32 bytes each."""
+    assert der[0] == 0x30
+    index = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
+    out = b""
+    for _ in range(2):
+        assert der[index] == 0x02
+        length = der[index + 1]
+        value = der[index + 2:index + 2 + length].lstrip(b"\x00")
+        out += value.rjust(32, b"\x00")
+        index += 2 + length
+    return out
+
+
+def signed_verify(spec, record):
+    """biometric:verify data for the client's n-th received challenge, signed by OpenSSL (an independent signer)."""
+    issued = [args[0] for event, args in record["events"] if event == "biometric:challenge-issued"]
+    challenge = issued[spec.get("challenge", -1)]["challenge"]
+    message = base64.urlsafe_b64decode(challenge + "=" * (-len(challenge) % 4))
+    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", spec["key_file"]], input=message,
+                         capture_output=True, check=True).stdout
+    signature = der_to_raw(der) if spec.get("format", "raw") == "raw" else der
+    if spec.get("tamper"):
+        signature = bytes([signature[0] ^ 1]) + signature[1:]
+    return {"recordId": spec["recordId"], "challenge": challenge, "signature": b64url(signature)}
 
 
 def main():
@@ -107,14 +141,18 @@ def main():
             deadline = time.time() + step.get("timeout", 20)
             while time.time() < deadline:
                 with lock:
-                    if any(event == step["wait_for"] for event, _ in record["events"]):
+                    seen = sum(1 for event, _ in record["events"] if event == step["wait_for"])
+                    if seen >= step.get("count", 1):
                         break
                 time.sleep(0.02)
         elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
             client.eio.send(step["raw"])
-        elif "emit" in step:
+        elif "emit" in step or "sign_and_verify" in step:
+            if "sign_and_verify" in step:
+                with lock:
+                    step = dict(step, emit="biometric:verify", data=signed_verify(step["sign_and_verify"], record))
             data = to_wire(step.get("data"))
             args = () if "data" not in step else (data,)
             if step.get("ack"):

@@ -1,0 +1,8 @@
+import Runtime
+import VerificationWorker
+
+let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: VerificationWorkerConfiguration.serviceName) {
+    try VerificationWorkerConfiguration()
+}
+let logger = ServiceRunner.bootstrap(configuration.common)
+try await VerificationWorkerApplication(configuration: configuration, logger: logger).run()

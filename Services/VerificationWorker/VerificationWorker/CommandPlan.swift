@@ -1,0 +1,53 @@
+import Foundation
+import Messages
+
+/// What handling one command produces: an optional audit record and the deliveries to send, in order. It is
+/// stored (with how far it got) under the command's envelope id, so a redelivered command replays the rest of
+/// it instead of deciding again.
+public struct CommandPlan: Codable, Sendable {
+    /// How far a plan has been carried out.
+    public enum Stage: String, Codable, Sendable, Comparable {
+        /// Decided; nothing sent yet.
+        case planned
+        /// The audit record is on `biometric.verifications`.
+        case audited
+        /// Every delivery is on `gateway.deliveries`.
+        case delivered
+
+        private var order: Int {
+            switch self {
+            case .planned: 0
+            case .audited: 1
+            case .delivered: 2
+            }
+        }
+
+        /// Planned < audited < delivered.
+        public static func < (lhs: Stage, rhs: Stage) -> Bool { lhs.order < rhs.order }
+    }
+
+    /// One delivery and its Kafka key.
+    public struct Outgoing: Codable, Sendable {
+        /// The delivery.
+        public var delivery: Delivery
+        /// Its key (all deliveries of one command share it, so they stay in order).
+        public var key: String
+    }
+
+    /// How far it got.
+    public var stage: Stage
+    /// The audit record, for verifications.
+    public var audit: BiometricVerification?
+    /// The audit envelope's id (derived from the command's, so a re-sent audit is recognisably the same).
+    public var auditId: UUID?
+    /// The deliveries, in order.
+    public var deliveries: [Outgoing]
+
+    /// Creates a plan at stage `planned`.
+    public init(audit: BiometricVerification? = nil, auditId: UUID? = nil, deliveries: [Outgoing]) {
+        stage = .planned
+        self.audit = audit
+        self.auditId = auditId
+        self.deliveries = deliveries
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// The worker's view of `biometric.records` (log-compacted by record id): read from the beginning at start and
+/// followed live. It is caught up — and the worker ready — once every partition has been read up to the high
+/// watermark measured at start. A record's latest version wins; a revocation takes effect with the next lookup.
+public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
+    private struct State {
+        var records: [String: BiometricRecord] = [:]
+        /// Per partition, the offset to reach (high watermark at start) before the registry counts as caught up.
+        var targets: [Int32: Int64]?
+        var caughtUp = false
+    }
+
+    private let consumer: KafkaConsumer
+    private let admin: KafkaAdmin
+    private let partitions: [TopicPartition]
+    private let catchUpTimeout: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let caughtUpSignal = AsyncSignal()
+
+    /// Creates a registry over its own consumer (explicit assignment of every partition from the beginning).
+    public init(kafka: KafkaConfiguration, admin: KafkaAdmin, catchUpTimeout: Duration, logger: Logger) throws {
+        let count = Topics.spec(named: Topics.biometricRecords)?.partitions ?? 1
+        partitions = (0..<count).map { TopicPartition(topic: Topics.biometricRecords, partition: Int32($0)) }
+        var assignment: [TopicPartition: KafkaOffset] = [:]
+        for partition in partitions { assignment[partition] = .beginning }
+        consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
+        self.admin = admin
+        self.catchUpTimeout = catchUpTimeout
+        self.logger = logger
+    }
+
+    /// A short description for service group logs.
+    public var description: String { "RecordRegistry(\(Topics.biometricRecords))" }
+
+    /// Whether every partition has been read up to its high watermark at start.
+    public var isCaughtUp: Bool { state.withLock { $0.caughtUp } }
+
+    /// Waits until the registry is caught up.
+    public func waitUntilCaughtUp() async {
+        await caughtUpSignal.wait()
+    }
+
+    /// The current version of a record.
+    public func record(_ recordId: String) -> BiometricRecord? {
+        state.withLock { $0.records[recordId] }
+    }
+
+    /// The active records listing `deviceId`.
+    public func activeRecords(forDevice deviceId: String) -> [BiometricRecord] {
+        state.withLock { state in
+            state.records.values.filter { $0.status == .active && $0.deviceIds.contains(deviceId) }
+        }
+    }
+
+    /// Measures the high watermarks, reads up to them (then ready), and follows the topic until graceful shutdown.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            var targets: [Int32: Int64] = [:]
+            for partition in partitions {
+                let marks = try await admin.watermarks(partition, timeout: .seconds(10))
+                if marks.high > marks.low { targets[partition.partition] = marks.high }
+            }
+            state.withLock { $0.targets = targets }
+            checkCaughtUp()
+            let deadline = ContinuousClock.now + catchUpTimeout
+            let watchdog = Task { [weak self] in
+                try? await Task.sleep(until: deadline)
+                guard let self, !Task.isCancelled, !self.isCaughtUp else { return }
+                self.logger.error("record registry not caught up in time", metadata: [
+                    "kafka.topic": "\(Topics.biometricRecords)"])
+            }
+            defer { watchdog.cancel() }
+            for await message in consumer.messages {
+                apply(message)
+            }
+        } onGracefulShutdown: { [consumer] in
+            Task { await consumer.close() }
+        }
+        await consumer.close()
+    }
+
+    /// Applies one record of the topic (tests feed records directly).
+    func apply(_ message: KafkaMessage) {
+        defer { advance(message.partition, offset: message.offset) }
+        if message.value.isEmpty {  // a tombstone: the record is deleted
+            if let recordId = message.keyString { _ = state.withLock { $0.records.removeValue(forKey: recordId) } }
+            return
+        }
+        do {
+            let decoded = try MessageCoding.decodeMessage(from: Data(message.value), topic: Topics.biometricRecords)
+            guard let record = decoded.payload as? BiometricRecord else { return }
+            state.withLock { $0.records[record.recordId] = record }
+            Counter(label: "verification_records_applied_total", dimensions: [("status", record.status.rawValue)])
+                .increment()
+            logger.debug("biometric record applied", metadata: [
+                "biometric.record_id": "\(record.recordId)", "biometric.status": "\(record.status.rawValue)"])
+        } catch {
+            Counter(label: "verification_records_invalid_total").increment()
+            logger.warning("invalid biometric record ignored", metadata: [
+                "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)",
+                "error.message": "\(error)"])
+        }
+    }
+
+    private func advance(_ partition: Int32, offset: Int64) {
+        state.withLock { state in
+            guard let target = state.targets?[partition], offset + 1 >= target else { return }
+            state.targets?[partition] = nil
+        }
+        checkCaughtUp()
+    }
+
+    private func checkCaughtUp() {
+        let becameReady = state.withLock { state -> Bool in
+            guard !state.caughtUp, let targets = state.targets, targets.isEmpty else { return false }
+            state.caughtUp = true
+            return true
+        }
+        if becameReady {
+            logger.info("record registry caught up", metadata: [
+                "biometric.records": "\(state.withLock { $0.records.count })"])
+            caughtUpSignal.fire()
+        }
+    }
+}
+
+/// A one-shot signal: `wait()` returns once `fire()` has been called (before or after).
+final class AsyncSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Bool in
+                if state.fired { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}

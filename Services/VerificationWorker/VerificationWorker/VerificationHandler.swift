@@ -1,0 +1,269 @@
+import Crypto
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Metrics
+import Redis
+import Runtime
+
+/// Decides every `verification.commands` command and answers it through `gateway.deliveries`, exactly once per
+/// envelope id: the decision is stored in Redis (`verification:done:<envelopeId>`) before anything is sent, and a
+/// redelivery carries out what was not yet sent instead of deciding again (no second challenge, no second audit).
+public struct VerificationHandler: Sendable {
+    private let registry: RecordRegistry
+    private let challenges: ChallengeStore
+    private let redis: RedisClient
+    private let producer: EnvelopeProducer
+    private let idempotencyTTL: Duration
+    private let logger: Logger
+
+    /// Creates the handler.
+    public init(registry: RecordRegistry, challenges: ChallengeStore, redis: RedisClient, producer: EnvelopeProducer,
+                idempotencyTTL: Duration, logger: Logger) {
+        self.registry = registry
+        self.challenges = challenges
+        self.redis = redis
+        self.producer = producer
+        self.idempotencyTTL = idempotencyTTL
+        self.logger = logger
+    }
+
+    static func doneKey(_ id: UUID) -> String { "verification:done:\(id.uuidString.lowercased())" }
+
+    /// Handles one command; throwing sends it to the dead-letter topic (a verify is answered `unavailable` first).
+    public func handle(_ message: DecodedMessage) async throws {
+        await registry.waitUntilCaughtUp()
+        do {
+            try await process(message)
+        } catch {
+            // A cancelled worker answers nothing: the command is not committed and its redelivery answers it.
+            if !Task.isCancelled, !(error is CancellationError),
+               let verify = message.payload as? BiometricVerify, let principal = message.header.principal {
+                let reply = Reply(principal: principal, reply: message.header.reply)
+                let data = Self.resultData(recordId: verify.recordId, reason: .unavailable)
+                if let delivery = reply.event(.biometricVerificationResult, data) {
+                    try? await producer.send(delivery, key: reply.key)
+                }
+            }
+            throw error
+        }
+    }
+
+    private func process(_ message: DecodedMessage) async throws {
+        let key = Self.doneKey(message.header.id)
+        var plan: CommandPlan
+        if let stored = try await redis.get(key) {
+            do {
+                plan = try MessageCoding.decode(CommandPlan.self, from: Data(stored.utf8))
+            } catch {
+                throw VerificationWorkerError(.corruptState, "\(key): \(error)")
+            }
+            Counter(label: "verification_commands_redelivered_total", dimensions: [("stage", plan.stage.rawValue)])
+                .increment()
+            logger.info("redelivered command: resuming", metadata: [
+                "envelope.id": "\(message.header.id)", "verification.stage": "\(plan.stage.rawValue)"])
+            if plan.stage == .delivered { return }
+        } else {
+            plan = try await decide(message)
+            try await store(plan, key: key)
+        }
+        if plan.stage < .audited, let audit = plan.audit {
+            try await producer.send(audit, key: audit.recordId, id: plan.auditId ?? UUID())
+            plan.stage = .audited
+            try await store(plan, key: key)
+        }
+        for outgoing in plan.deliveries {
+            try await producer.send(outgoing.delivery, key: outgoing.key)
+        }
+        plan.stage = .delivered
+        try await store(plan, key: key)
+    }
+
+    private func store(_ plan: CommandPlan, key: String) async throws {
+        let seconds = Int(idempotencyTTL.components.seconds)
+        try await redis.set(key, String(decoding: try MessageCoding.encode(plan), as: UTF8.self),
+                            expiration: .seconds(max(1, seconds)))
+    }
+
+    // MARK: Decisions
+
+    /// Where answers go: the socket that asked (on its gateway), with the ack when it asked for one.
+    struct Reply {
+        var socketId: String?
+        var gatewayId: String?
+        var ackId: Int?
+
+        init(principal: Principal, reply: ReplyTo?) {
+            socketId = reply?.socketId ?? principal.socketId
+            gatewayId = reply?.gatewayId ?? principal.gatewayId
+            ackId = reply?.ackId
+        }
+
+        /// Every delivery of one command shares this key, so they stay in order.
+        var key: String { socketId ?? "verification-worker" }
+
+        func event(_ name: ServerEvent, _ data: JSONValue) -> Delivery? {
+            socketId.map { Delivery.event(name.rawValue, data: data, to: .socket($0), ackId: ackId, gatewayId: gatewayId) }
+        }
+
+        func control(_ control: DeliveryControl) -> Delivery? {
+            socketId.map { Delivery.control(control, to: .socket($0), gatewayId: gatewayId) }
+        }
+
+        /// Answers the client's ack (when it asked) without emitting an event.
+        func ack(_ data: JSONValue) -> Delivery? {
+            guard let ackId else { return nil }
+            return control(DeliveryControl(action: .ack, ackId: ackId, data: data))
+        }
+    }
+
+    func decide(_ message: DecodedMessage) async throws -> CommandPlan {
+        guard let principal = message.header.principal else {
+            throw VerificationWorkerError(.missingPrincipal, "\(message.type) without a principal")
+        }
+        let reply = Reply(principal: principal, reply: message.header.reply)
+        func plan(_ deliveries: [Delivery?], audit: BiometricVerification? = nil) -> CommandPlan {
+            CommandPlan(
+                audit: audit, auditId: audit.map { _ in Self.derivedId(message.header.id, "audit") },
+                deliveries: deliveries.compactMap { $0.map { CommandPlan.Outgoing(delivery: $0, key: reply.key) } })
+        }
+        func refusal(_ reason: VerificationReason, recordId: String? = nil, deviceId: String? = nil) -> CommandPlan {
+            var data: [String: JSONValue] = ["message": .string(reason.message), "reason": .string(reason.rawValue)]
+            if let recordId { data["recordId"] = .string(recordId) }
+            if let deviceId { data["deviceId"] = .string(deviceId) }
+            Counter(label: "verification_refusals_total", dimensions: [("event", message.type), ("reason", reason.rawValue)])
+                .increment()
+            return plan([reply.event(.biometricError, .object(data))])
+        }
+
+        switch message.payload {
+        case let command as BiometricChallenge:
+            if let refused = access(command.recordId, principal) { return refusal(refused, recordId: command.recordId) }
+            let issued = try await challenges.issue(userId: principal.userId, recordId: command.recordId)
+            Counter(label: "verification_challenges_issued_total").increment()
+            return plan([reply.event(.biometricChallengeIssued, [
+                "recordId": .string(command.recordId), "challenge": .string(issued.challenge),
+                "expiresAt": .string(Timestamp.string(from: issued.expiresAt)),
+            ])])
+
+        case let command as BiometricVerify:
+            return try await verify(command, principal: principal, reply: reply, commandId: message.header.id, plan: plan)
+
+        case let command as BiometricSubscribe:
+            if let refused = access(command.recordId, principal, allowRevoked: true) {
+                return refusal(refused, recordId: command.recordId)
+            }
+            return plan([
+                reply.control(DeliveryControl(action: .join, room: Rooms.biometric(command.recordId))),
+                reply.event(.biometricSubscribed, ["recordId": .string(command.recordId)]),
+            ])
+
+        case let command as BiometricUnsubscribe:
+            // Leaving is always allowed: it can only take the socket out of a room.
+            return plan([
+                reply.control(DeliveryControl(action: .leave, room: Rooms.biometric(command.recordId))),
+                reply.ack(["recordId": .string(command.recordId), "subscribed": false]),
+            ])
+
+        case let command as BiometricStreamStart:
+            let owned = registry.activeRecords(forDevice: command.deviceId).contains { $0.ownerUserId == principal.userId }
+            guard owned else {
+                return refusal(.notOwner, deviceId: command.deviceId)
+            }
+            return plan([
+                reply.control(DeliveryControl(action: .grantStream, deviceId: command.deviceId)),
+                reply.ack(["deviceId": .string(command.deviceId), "streaming": true]),
+            ])
+
+        case let command as BiometricStreamStop:
+            return plan([
+                reply.control(DeliveryControl(action: .revokeStream, deviceId: command.deviceId, reason: "stream stopped")),
+                reply.ack(["deviceId": .string(command.deviceId), "streaming": false]),
+            ])
+
+        default:
+            throw VerificationWorkerError(.unexpectedCommand, "\(message.type) is not a verification command")
+        }
+    }
+
+    /// Why `principal` may not use record `recordId`, or nil when it may (owner or granted role, and active).
+    func access(_ recordId: String, _ principal: Principal, allowRevoked: Bool = false) -> VerificationReason? {
+        guard let record = registry.record(recordId) else { return .unknownRecord }
+        let allowed = record.ownerUserId == principal.userId || record.grantedRoles.contains(where: principal.hasRole)
+        guard allowed else { return .notOwner }
+        if !allowRevoked, record.status != .active { return .revoked }
+        return nil
+    }
+
+    private func verify(
+        _ command: BiometricVerify, principal: Principal, reply: Reply, commandId: UUID,
+        plan: ([Delivery?], BiometricVerification?) -> CommandPlan
+    ) async throws -> CommandPlan {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var deliveries: [Delivery?] = []
+        let reason: VerificationReason
+        if let refused = access(command.recordId, principal) {
+            reason = refused
+        } else if let record = registry.record(command.recordId) {
+            deliveries.append(Delivery.event(
+                ServerEvent.biometricVerificationStarted.rawValue,
+                data: ["recordId": .string(command.recordId), "timestamp": .string(Timestamp.string(from: Date()))],
+                to: .room(Rooms.biometric(command.recordId))))
+            reason = try await check(command, record: record, principal: principal, commandId: commandId)
+        } else {
+            reason = .unknownRecord
+        }
+        let elapsed = clock.now - start
+        let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        Timer(label: "verification_verify_duration_seconds", preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(latencyMs * 1_000_000))
+        Counter(label: "verification_verifications_total", dimensions: [
+            ("result", reason.isSuccess ? "success" : "failure"), ("reason", reason.rawValue),
+        ]).increment()
+        logger.info("verification", metadata: [
+            "biometric.record_id": "\(command.recordId)", "enduser.id": "\(principal.userId)",
+            "verification.reason": "\(reason.rawValue)", "verification.latency_ms": "\(latencyMs)",
+        ])
+        deliveries.append(reply.event(.biometricVerificationResult, Self.resultData(recordId: command.recordId, reason: reason)))
+        let audit = BiometricVerification(
+            recordId: command.recordId, userId: principal.userId, success: reason.isSuccess, reason: reason.rawValue,
+            confidence: reason.isSuccess ? 1 : 0, latencyMs: max(0, latencyMs), gatewayId: reply.gatewayId,
+            socketId: reply.socketId)
+        return plan(deliveries, audit)
+    }
+
+    /// The challenge and signature checks, once the record is known to be usable by the caller.
+    private func check(_ command: BiometricVerify, record: BiometricRecord, principal: Principal, commandId: UUID)
+        async throws -> VerificationReason
+    {
+        guard record.algorithm == .es256 else { return .unsupportedAlgorithm }
+        guard let key = SignatureVerifier.publicKey(record.publicKey) else { return .invalidKey }
+        switch try await challenges.take(command.challenge, userId: principal.userId, recordId: record.recordId,
+                                         commandId: commandId) {
+        case .refused(let reason):
+            return reason
+        case .taken:
+            guard let bytes = Base64URL.decode(command.challenge) else { return .challengeUnknown }
+            return SignatureVerifier.verify(signature: command.signature, over: bytes, with: key) ? .ok : .badSignature
+        }
+    }
+
+    static func resultData(recordId: String, reason: VerificationReason) -> JSONValue {
+        [
+            "recordId": .string(recordId), "success": .bool(reason.isSuccess),
+            "confidence": .number(reason.isSuccess ? 1 : 0), "reason": .string(reason.rawValue),
+            "timestamp": .string(Timestamp.string(from: Date())),
+        ]
+    }
+
+    /// A UUID derived from another (SHA-256 of purpose and id), stable across redeliveries.
+    static func derivedId(_ id: UUID, _ purpose: String) -> UUID {
+        var bytes = Array(SHA256.hash(data: Data("\(purpose):\(id.uuidString.lowercased())".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style (name-based)
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+                           bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Redis
+import Runtime
+
+/// Everything the verification worker reads from the environment, with documented defaults (README,
+/// "Verification worker").
+public struct VerificationWorkerConfiguration: Sendable {
+    /// The service name in logs, metrics and envelopes.
+    public static let serviceName = "verification-worker"
+    /// The ops endpoint's default port.
+    public static let defaultHTTPPort = 9101
+
+    /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9101).
+    public var common: CommonConfiguration
+    /// `REDIS_URL`: challenges and idempotency records (`redis://127.0.0.1:6379`).
+    public var redis: RedisConfiguration
+    /// `CHALLENGE_TTL_SECONDS` (60): how long an issued challenge may be used.
+    public var challengeTTL: Duration
+    /// `CHALLENGE_MEMORY_SECONDS` (600): how long after issue an expired or used challenge is still told apart
+    /// from an unknown one (`challenge_expired`, `challenge_reused` instead of `challenge_unknown`).
+    public var challengeMemory: Duration
+    /// `IDEMPOTENCY_TTL_SECONDS` (86400): how long a handled command's outcome is kept for redeliveries.
+    public var idempotencyTTL: Duration
+    /// `VERIFICATION_GROUP_ID` (`verification-worker`): the shared consumer group on `verification.commands`.
+    public var groupId: String
+    /// `REGISTRY_CATCH_UP_TIMEOUT_SECONDS` (120): how long the start-up read of `biometric.records` may take
+    /// before the worker gives up.
+    public var registryCatchUpTimeout: Duration
+
+    /// Reads the configuration; a bad variable is a ``ConfigurationError`` naming it.
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        common = try CommonConfiguration(
+            serviceName: Self.serviceName, defaultHTTPPort: Self.defaultHTTPPort, environment: environment)
+        let url = environment.string("REDIS_URL", default: RedisConfiguration.defaultURL)
+        do {
+            redis = try RedisConfiguration(url: url.isEmpty ? RedisConfiguration.defaultURL : url)
+        } catch {
+            throw ConfigurationError(code: .invalid, variable: "REDIS_URL", reason: "\(error)")
+        }
+        challengeTTL = try environment.durationSeconds(
+            "CHALLENGE_TTL_SECONDS", default: .seconds(60), range: .seconds(1)...(.seconds(3600)))
+        challengeMemory = try environment.durationSeconds(
+            "CHALLENGE_MEMORY_SECONDS", default: .seconds(600), range: .seconds(1)...(.seconds(86_400)))
+        idempotencyTTL = try environment.durationSeconds(
+            "IDEMPOTENCY_TTL_SECONDS", default: .seconds(86_400), range: .seconds(60)...(.seconds(30 * 86_400)))
+        groupId = environment.string("VERIFICATION_GROUP_ID", default: Self.serviceName)
+        registryCatchUpTimeout = try environment.durationSeconds(
+            "REGISTRY_CATCH_UP_TIMEOUT_SECONDS", default: .seconds(120), range: .seconds(1)...(.seconds(3600)))
+    }
+}
