@@ -43,7 +43,7 @@ public struct VerificationHandler: Sendable {
                 let reply = Reply(principal: principal, reply: message.header.reply)
                 let data = Self.resultData(recordId: verify.recordId, reason: .unavailable)
                 if let delivery = reply.event(.biometricVerificationResult, data) {
-                    try? await producer.send(delivery, key: reply.key)
+                    _ = try? await producer.send(delivery, key: reply.key)  // best effort: the command goes to deadletter anyway
                 }
             }
             throw error
