@@ -33,6 +33,7 @@ build: apt-deps
 
 build-release: apt-deps
 	$(SWIFT) build -c release --product biometricsctl
+	$(SWIFT) build -c release --product gateway
 
 ## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
 run: deps
@@ -44,9 +45,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## bench: Kafka client throughput and latency against kcat (release build; not a test)
+## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
+	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

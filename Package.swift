@@ -105,10 +105,15 @@ let package = Package(
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
-                "Kafka", "Messages", "Runtime", "Auth",
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // `bench gateway`: the WebSocket load generator and the raw broadcast server.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Tools/BiometricsCtlKit"),
         .executableTarget(

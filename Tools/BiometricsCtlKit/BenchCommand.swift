@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kafka
 import Logging
+import Runtime
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark the project's clients against reference tools.",
-        subcommands: [KafkaBenchCommand.self, BrokerProcessCommand.self])
+        subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, BrokerProcessCommand.self,
+                      RawServerCommand.self])
 }
 
 /// `biometricsctl bench kafka`: our Kafka wrapper against kcat on the same embedded broker.
@@ -103,6 +105,186 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try encoder.encode(report).write(to: url, options: .atomic)
         print("\nresults: \(output)")
+    }
+}
+
+/// `biometricsctl bench gateway`: our gateway against the raw NIO limit and python-socketio, one load generator.
+struct GatewayBenchCommand: AsyncParsableCommand {
+    /// Command description.
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Gateway idle connections, room fan-out and emit→ack latency, against a raw NIO WebSocket "
+            + "broadcast server (the limit) and python-socketio + aiohttp (the peer).",
+        discussion: """
+            Runs each server in turn as a child process pinned to --server-cpu; this process (a SwiftNIO Socket.IO \
+            load generator on one event loop, the Kafka producer and ack responder) and the gateway's embedded \
+            broker are pinned to --client-cpu. Per server: hold --idle-connections idle Socket.IO connections and \
+            read the server's RSS; fan --room-messages events out to a room of --room-clients members and count \
+            deliveries at the clients (server CPU per delivery from /proc); time sequential emit→ack round trips. \
+            Prints progress on stderr and a table on stdout; writes JSON (--output), a Markdown report (--report) \
+            and a PNG plot (--plot, by --plot-script). Goals: gateway ≥ 100k connections at ≤ 8 KiB each \
+            (projected: a process holds ~19.9k sockets here), fan-out ≥ 70 % of the raw limit and ≥ 20× the peer.
+            """)
+
+    @Option(help: "Servers to measure, in order (gateway, raw, python-socketio).")
+    var servers = "gateway,raw,python-socketio"
+
+    @Option(help: "Idle connections per server (the open-files limit caps a process at ~19.9k sockets).")
+    var idleConnections = 19_000
+
+    @Option(help: "Connections opened before the RSS baseline.")
+    var baselineConnections = 500
+
+    @Option(help: "Members of the fan-out room.")
+    var roomClients = 1000
+
+    @Option(help: "Events per fan-out round by the gateway and the raw server.")
+    var roomMessages = 1000
+
+    @Option(help: "Events per fan-out round by python-socketio.")
+    var peerRoomMessages = 100
+
+    @Option(help: "Padding bytes per event.")
+    var payloadBytes = 64
+
+    @Option(help: "Untimed events before the timed fan-outs.")
+    var warmupMessages = 10
+
+    @Option(help: "Timed fan-out rounds per server (the best is reported: the machine may be shared).")
+    var runs = 3
+
+    @Option(help: "Timed emit→ack round trips.")
+    var latencySamples = 2000
+
+    @Option(help: "Untimed emit→ack round trips first.")
+    var latencyWarmup = 100
+
+    @Option(help: "Source addresses 127.0.0.2 … 127.0.0.(1+N) for the clients.")
+    var sourceAddresses = 8
+
+    @Option(help: "Handshakes in flight while connecting.")
+    var connectConcurrency = 200
+
+    @Option(help: "Seconds to wait before reading RSS.")
+    var settleSeconds = 3.0
+
+    @Option(help: "CPU for the server under test.")
+    var serverCPU = 0
+
+    @Option(help: "CPU for the load generator, the broker and the ack responder.")
+    var clientCPU = 1
+
+    @Flag(help: "Do not pin servers and the load generator to CPUs.")
+    var noPin = false
+
+    @Option(help: "The gateway executable (default: next to this one).")
+    var gateway: String?
+
+    @Option(help: "Python with python-socketio and aiohttp (default: $BIOMETRICS_PYTHON, else .venv/bin/python3).")
+    var python: String?
+
+    @Option(help: "The python-socketio server script.")
+    var peerScript = "bench/peers/sio_server.py"
+
+    @Option(help: "Where to write the JSON results.")
+    var output = "bench-results/gateway.json"
+
+    @Option(help: "Where to write the Markdown report.")
+    var report = "bench/results/gateway.md"
+
+    @Option(help: "Where the plot script writes the PNG (empty: no plot).")
+    var plot = "bench/results/gateway.png"
+
+    @Option(help: "The plot script (run with --python: JSON in, PNG out).")
+    var plotScript = "bench/plot_gateway.py"
+
+    /// Checks the sizes against the machine's limits before anything starts.
+    func validate() throws {
+        guard idleConnections > baselineConnections, baselineConnections > 0, roomClients > 0, roomMessages > 0,
+              peerRoomMessages > 0, payloadBytes >= 0, warmupMessages > 0, runs > 0, latencySamples > 0, latencyWarmup >= 0,
+              (1...250).contains(sourceAddresses), connectConcurrency > 0, settleSeconds >= 0
+        else { throw ValidationError("sizes must be positive (and --source-addresses 1…250)") }
+        _ = try parsedServers()
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let needed = rlim_t(max(idleConnections, roomClients) + 200)
+        if limit.rlim_cur < needed {
+            throw ValidationError("the open-files limit is \(limit.rlim_cur): this process and each server need "
+                + "about \(needed) for \(idleConnections) connections; use fewer --idle-connections")
+        }
+        // Every fan-out event is one record on one partition of gateway.deliveries (ordered after the join).
+        if Double(roomMessages * runs + warmupMessages) * Double(payloadBytes + 400) > 4.5 * 1024 * 1024 {
+            throw ValidationError("the embedded broker keeps ~5 MiB per partition: use fewer --room-messages")
+        }
+    }
+
+    private func parsedServers() throws -> [GatewayBenchServerKind] {
+        try servers.split(separator: ",").map { name in
+            guard let kind = GatewayBenchServerKind(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown server \(name): use gateway, raw, python-socketio")
+            }
+            return kind
+        }
+    }
+
+    /// Runs the benchmark, prints the table and writes the JSON, Markdown and PNG files.
+    func run() async throws {
+        var logger = Logger(label: "bench.gateway")
+        logger.logLevel = .error  // the mock broker's idle-connection reaps are warnings, not news
+        let pin = !noPin && ProcessInfo.processInfo.activeProcessorCount > max(serverCPU, clientCPU)
+        if !noPin && !pin {
+            print("note: fewer CPUs than --server-cpu/--client-cpu need; running unpinned")
+        }
+        let taskset = pin ? ChildProcess.findExecutable("taskset") : nil
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let environment = ProcessInfo.processInfo.environment
+        let python = python ?? environment["BIOMETRICS_PYTHON"] ?? ".venv/bin/python3"
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("biometrics-gwbench-\(getpid())", isDirectory: true)
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let programs = GatewayBenchPrograms(
+            biometricsctl: executable,
+            gateway: gateway ?? URL(fileURLWithPath: executable).deletingLastPathComponent()
+                .appendingPathComponent("gateway").path,
+            python: python, peerScript: peerScript,
+            serverPrefix: taskset.map { [$0, "-c", "\(serverCPU)"] } ?? [],
+            clientPrefix: taskset.map { [$0, "-c", "\(clientCPU)"] } ?? [],
+            scratch: scratch)
+        let options = GatewayBenchmark.Options(
+            servers: try parsedServers(), idleConnections: idleConnections, baselineConnections: baselineConnections,
+            roomClients: roomClients, roomMessages: roomMessages, peerRoomMessages: peerRoomMessages,
+            payloadBytes: payloadBytes, warmupMessages: warmupMessages, runs: runs, latencySamples: latencySamples,
+            latencyWarmup: latencyWarmup, sourceAddresses: sourceAddresses, connectConcurrency: connectConcurrency,
+            settleSeconds: settleSeconds, serverCPU: taskset != nil ? serverCPU : nil,
+            clientCPU: taskset != nil ? clientCPU : nil)
+        let benchmark = GatewayBenchmark(options: options, programs: programs, logger: logger) { line in
+            FileHandle.standardError.write(Data("· \(line)\n".utf8))
+        }
+        let result = try await benchmark.run()
+        print(result.renderTable())
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let json = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try encoder.encode(result).write(to: json, options: .atomic)
+        var plotted: String?
+        if !plot.isEmpty {
+            let run = try? await KafkaBenchmark.runClient([python, plotScript, output, plot], scratch: scratch)
+            if let run, run.status.isSuccess {
+                plotted = URL(fileURLWithPath: plot).lastPathComponent
+            } else {
+                print("note: no plot: \(run.map { "\($0.status): \($0.stderr)" } ?? "\(python) did not start")")
+            }
+        }
+        let markdown = URL(fileURLWithPath: report)
+        try FileManager.default.createDirectory(at: markdown.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try Data(result.renderMarkdown(plotFile: plotted).utf8).write(to: markdown, options: .atomic)
+        print("\nresults: \(output), \(report)\(plotted.map { _ in ", \(plot)" } ?? "")")
     }
 }
 

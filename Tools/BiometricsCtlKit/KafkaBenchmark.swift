@@ -650,15 +650,15 @@ struct KafkaBenchmarkReport: Sendable, Codable {
     }
 }
 
-private func pad(_ text: String, _ width: Int) -> String {
+func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
-private func lpad(_ text: String, _ width: Int) -> String {
+func lpad(_ text: String, _ width: Int) -> String {
     text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
 }
 
-private func format(_ value: Double, _ decimals: Int) -> String {
+func format(_ value: Double, _ decimals: Int) -> String {
     if decimals == 0 {
         // Thousands separators for message rates.
         let digits = String(Int(value.rounded()))
@@ -672,7 +672,7 @@ private func format(_ value: Double, _ decimals: Int) -> String {
     return String(format: "%.\(decimals)f", value)
 }
 
-private func percent(_ value: Double) -> String { String(format: "%.0f %%", value * 100) }
+func percent(_ value: Double) -> String { String(format: "%.0f %%", value * 100) }
 
 /// A benchmark failure with a plain message.
 struct BenchError: Error, CustomStringConvertible {
