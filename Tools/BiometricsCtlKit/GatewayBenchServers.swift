@@ -68,14 +68,32 @@ final class BenchServer: Sendable {
     let auth: SocketIOObject?
     /// Gateway only: broker, producer, ack responder.
     let kafka: GatewayBenchKafka?
+    /// Gateway only: signs tokens for other users.
+    private let issuer: DevTokenIssuer?
 
     private init(kind: GatewayBenchServerKind, process: ChildProcess, port: Int, auth: SocketIOObject?,
-                 kafka: GatewayBenchKafka?) {
+                 kafka: GatewayBenchKafka? = nil, issuer: DevTokenIssuer? = nil) {
         self.kind = kind
         self.process = process
         self.port = port
         self.auth = auth
         self.kafka = kafka
+        self.issuer = issuer
+    }
+
+    /// Auth objects for `count` distinct users (`bench-idle-<i>`), as a production gateway's connections mostly
+    /// are: each user then has a `user:<id>` room and a socket count of its own. Nil when the server ignores auth.
+    func distinctUserAuth(count: Int) async throws -> [SocketIOObject]? {
+        guard let issuer else { return nil }
+        let now = Date()
+        var auth: [SocketIOObject] = []
+        auth.reserveCapacity(count)
+        for index in 0..<count {
+            let token = try await issuer.token(for: AccessTokenClaims(
+                subject: "bench-idle-\(index)", expiresAt: now.addingTimeInterval(24 * 3600), issuedAt: now))
+            auth.append(["token": .string(token)])
+        }
+        return auth
     }
 
     /// The user every gateway bench client authenticates as: one `.user` target then names all of them, and the
@@ -98,13 +116,13 @@ final class BenchServer: Sendable {
                 programs.biometricsctl, "bench", "raw-server", "--port", "\(port)", "--ready-file", ready,
             ], environment: [:], log: log)
             try await waitForFile(ready, process: process)
-            return BenchServer(kind: kind, process: process, port: port, auth: nil, kafka: nil)
+            return BenchServer(kind: kind, process: process, port: port, auth: nil)
         case .python:
             let process = try spawn(programs.serverPrefix + [
                 programs.python, programs.peerScript, "--port", "\(port)", "--ready-file", ready,
             ], environment: [:], log: log)
             try await waitForFile(ready, process: process)
-            return BenchServer(kind: kind, process: process, port: port, auth: ["token": "unused"], kafka: nil)
+            return BenchServer(kind: kind, process: process, port: port, auth: ["token": "unused"])
         case .gateway:
             return try await startGateway(port: port, programs: programs, log: log, logger: logger)
         }
@@ -119,7 +137,8 @@ final class BenchServer: Sendable {
         do {
             let secret = DevTokenIssuer.generateSecret()
             let now = Date()
-            let token = try await DevTokenIssuer(secret: secret).token(for: AccessTokenClaims(
+            let issuer = try DevTokenIssuer(secret: secret)
+            let token = try await issuer.token(for: AccessTokenClaims(
                 subject: benchUser, expiresAt: now.addingTimeInterval(24 * 3600), issuedAt: now))
             let environment = [
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers,
@@ -155,7 +174,8 @@ final class BenchServer: Sendable {
                 source: Source(service: "bench", instance: "bench-\(getpid())"))
             let responder = try AckResponder(kafka: kafka, producer: producer, logger: logger)
             return BenchServer(kind: .gateway, process: process, port: port, auth: ["token": .string(token)],
-                               kafka: GatewayBenchKafka(broker: broker, producer: producer, responder: responder))
+                               kafka: GatewayBenchKafka(broker: broker, producer: producer, responder: responder),
+                               issuer: issuer)
         } catch {
             broker.stop()
             throw error

@@ -126,7 +126,8 @@ struct GatewayBenchmark: Sendable {
     func idle(_ server: BenchServer, generator: SocketIOLoadGenerator) async throws -> IdleResult {
         let name = server.kind.rawValue
         let pid = server.process.pid
-        let target = target(server)
+        var target = target(server)
+        target.perClientAuth = try await server.distinctUserAuth(count: options.idleConnections)
         let disconnectedBefore = generator.counters.disconnected.load(ordering: .relaxed)
         let startRSS = ProcessProbe.residentBytes(pid: pid) ?? 0
         let base = await generator.connect(
@@ -142,7 +143,8 @@ struct GatewayBenchmark: Sendable {
         progress("[\(name)] idle: \(base.connected) baseline connections, server RSS \(mib(baseRSS)) "
             + "(\(mib(startRSS)) at start)")
         let rest = await generator.connect(
-            count: options.idleConnections - options.baselineConnections, to: target,
+            count: options.idleConnections - options.baselineConnections, firstIndex: options.baselineConnections,
+            to: target,
             concurrency: options.connectConcurrency, timeout: .seconds(20)
         ) { connected, failed in
             progress("[\(name)] idle: \(base.connected + connected) connected, \(failed) failed, server RSS "

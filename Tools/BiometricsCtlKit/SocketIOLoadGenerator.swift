@@ -20,6 +20,8 @@ struct LoadTarget: Sendable {
     var path = "/ws"
     /// The Socket.IO CONNECT auth object (`{token}`), or nil.
     var auth: SocketIOObject?
+    /// Per-client auth objects (client `i` sends `perClientAuth[i % count]`), overriding ``auth`` when set.
+    var perClientAuth: [SocketIOObject]?
     /// Local addresses (127.0.0.x) the clients bind to, round-robin: each address has its own ~28k ephemeral ports.
     var sourceAddresses: [String]
 
@@ -116,9 +118,10 @@ final class SocketIOLoadGenerator: Sendable {
     /// Clients currently held.
     var clientCount: Int { clients.withLock { $0.count } }
 
-    /// Opens `count` clients with at most `concurrency` handshakes in flight; each must finish its Socket.IO CONNECT
-    /// within `timeout`. `progress` gets (connected so far, failed so far) about once a second.
-    func connect(count: Int, to target: LoadTarget, concurrency: Int, timeout: Duration,
+    /// Opens `count` clients, numbered from `firstIndex` (which source address and auth object each uses), with at
+    /// most `concurrency` handshakes in flight; each must finish its Socket.IO CONNECT within `timeout`. `progress`
+    /// gets (connected so far, failed so far) about once a second.
+    func connect(count: Int, firstIndex: Int = 0, to target: LoadTarget, concurrency: Int, timeout: Duration,
                  progress: @escaping @Sendable (Int, Int) -> Void) async -> ConnectOutcome {
         let start = ContinuousClock.now
         var connected = 0
@@ -128,7 +131,7 @@ final class SocketIOLoadGenerator: Sendable {
         await withTaskGroup(of: Result<LoadClient, any Error>.self) { group in
             var started = 0
             func startOne() {
-                let index = started
+                let index = firstIndex + started
                 started += 1
                 group.addTask { await self.open(index: index, target: target, timeout: timeout) }
             }
@@ -193,8 +196,10 @@ final class SocketIOLoadGenerator: Sendable {
         }
         connected.futureResult.whenComplete { _ in timer.cancel() }
         let source = target.sourceAddresses[index % target.sourceAddresses.count]
+        let auth = target.perClientAuth.map { $0[index % $0.count] } ?? target.auth
         do {
-            let channel = try await bootstrap(eventLoop: eventLoop, source: source, target: target, connected: connected)
+            let channel = try await bootstrap(eventLoop: eventLoop, source: source, auth: auth, target: target,
+                                              connected: connected)
                 .connect(host: target.host, port: target.port).get()
             do {
                 let handler = try await connected.futureResult.get()
@@ -209,11 +214,10 @@ final class SocketIOLoadGenerator: Sendable {
         }
     }
 
-    private func bootstrap(eventLoop: any EventLoop, source: String, target: LoadTarget,
+    private func bootstrap(eventLoop: any EventLoop, source: String, auth: SocketIOObject?, target: LoadTarget,
                            connected: EventLoopPromise<NIOLoopBound<SocketIOLoadClientHandler>>) throws -> ClientBootstrap {
         let counters = counters
         let verifyEvery = verifyEvery
-        let auth = target.auth
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri,
                                    headers: ["Host": "\(target.host):\(target.port)", "Content-Length": "0"])
         return ClientBootstrap(group: eventLoop)
