@@ -54,12 +54,12 @@ final class DeliveryRelay: Service, Sendable {
         switch delivery.content {
         case .event(let event):
             if !targets.isEmpty {
-                // Encoded once, written to every recipient.
-                let packet = SocketIOPacket.event(
+                // Encoded once (WebSocket frames included), written to every recipient.
+                let packet = OutboundPacket(SocketIOPacket.event(
                     namespace: SocketIOPacket.defaultNamespace, name: event.name,
                     arguments: [JSONBridge.socketIO(event.data)], ackID: nil
-                ).encode()
-                for target in targets { target.session.emit(packet, droppable: false) }
+                ).encode())
+                GatewaySession.emit(packet, to: targets.map(\.session), droppable: false)
             }
             if let ackId = event.ackId {
                 for target in targets { target.session.answerAck(ackId, data: event.data) }
@@ -113,10 +113,10 @@ final class DeliveryRelay: Service, Sendable {
             "deviceId": .string(headers.deviceId), "frame": .binary(Data(record.value)),
             "timestamp": .string(Timestamp.string(from: headers.timestamp)), "userId": .string(headers.userId),
         ]
-        let packet = SocketIOPacket.event(
+        let packet = OutboundPacket(SocketIOPacket.event(
             namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.biometricStreamFrame.rawValue,
             arguments: [data], ackID: nil
-        ).encode()
-        for session in sessions { session.emit(packet, droppable: true) }
+        ).encode())
+        GatewaySession.emit(packet, to: sessions, droppable: true)
     }
 }

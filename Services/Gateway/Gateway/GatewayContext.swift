@@ -45,7 +45,7 @@ enum GatewayMetrics {
     static func eventsIn(_ event: String) -> Counter {
         Counter(label: "gateway_events_received_total", dimensions: [("event", event)])
     }
-    static func eventsOut() -> Counter { Counter(label: "gateway_events_sent_total") }
+    static let eventsOut = Counter(label: "gateway_events_sent_total")
     static func rejected(_ reason: String) -> Counter {
         Counter(label: "gateway_events_rejected_total", dimensions: [("reason", reason)])
     }

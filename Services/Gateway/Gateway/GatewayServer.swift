@@ -13,6 +13,10 @@ import Synchronization
 /// On graceful shutdown it stops accepting, refuses new handshakes, closes every session's transport (Socket.IO
 /// clients then reconnect, to another gateway) and waits briefly for the disconnects to be published.
 public final class GatewayServer: Service, Sendable {
+    /// Every connection's write buffer watermarks (NIO's defaults, made explicit): a session whose WebSocket is
+    /// writable has at most `high` bytes waiting, which spares it counting bytes on every write.
+    static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024)
+
     private let context: GatewayContext
     private let group: any EventLoopGroup
     private let boundPortPromise = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
@@ -81,6 +85,7 @@ public final class GatewayServer: Service, Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: Self.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 if let tls {
                     do {

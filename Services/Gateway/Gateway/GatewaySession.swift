@@ -39,6 +39,8 @@ final class GatewaySession: @unchecked Sendable {
     private var refusedInARow = 0
     private var streamGrants: Set<String> = []
     private var awaitingAnswers: [Int: Scheduled<Void>] = [:]
+    /// Bytes the session counts itself: buffered for the next polling GET, or written to a WebSocket on another
+    /// event loop (an upgrade from polling may land on one) and not yet sent. NIO counts the rest.
     private var queuedBytes = 0
     private var finished = false
     private var openingActions: [EngineIOSession.Action]
@@ -171,30 +173,73 @@ final class GatewaySession: @unchecked Sendable {
 
     // MARK: From the delivery relay and the hub
 
-    /// Sends an already encoded packet (encoded once for every recipient). Stream frames are dropped first when the
-    /// client reads slowly; a socket whose queue stays full is disconnected.
-    func emit(_ packet: SocketIOEncodedPacket, droppable: Bool) {
-        onLoop { now in
-            guard self.socketID != nil else { return }
-            let limit = self.context.configuration.outboundQueueBytes
-            if droppable && self.queuedBytes > limit / 2 {
-                GatewayMetrics.framesDropped.increment()
-                return
-            }
-            if self.queuedBytes > limit {
-                self.logger.warning("slow client: outbound queue full, disconnecting",
-                                    metadata: ["socketio.queued_bytes": "\(self.queuedBytes)"])
-                GatewayMetrics.disconnects("slow_consumer").increment()
-                self.perform(self.engine.close(now: now), now: now)
-                return
-            }
-            GatewayMetrics.eventsOut().increment()
-            if self.engine.transport == .polling {
-                // Buffered in the session until the next GET; WebSocket writes are counted in `write`.
-                self.queuedBytes += packet.text.utf8.count + packet.attachments.reduce(0) { $0 + $1.count }
-            }
-            self.perform(self.engine.send(packet.engineIOPackets), now: now)
+    /// Sends one packet to many sessions (a room, a user's sockets): encoded once, its WebSocket frames built once,
+    /// and one task per event loop for all of its sessions instead of one per session. Droppable packets (stream
+    /// frames) are dropped first when a client reads slowly; a socket whose queue stays full is disconnected.
+    static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool) {
+        guard let first = sessions.first else { return }
+        if sessions.count == 1 || sessions.allSatisfy({ $0.eventLoop === first.eventLoop }) {
+            emit(packet, to: sessions, droppable: droppable, on: first.eventLoop)
+            return
         }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, sessions: [GatewaySession])] = [:]
+        for session in sessions {
+            byLoop[ObjectIdentifier(session.eventLoop), default: (session.eventLoop, [])].sessions.append(session)
+        }
+        for group in byLoop.values {
+            emit(packet, to: group.sessions, droppable: droppable, on: group.loop)
+        }
+    }
+
+    private static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool,
+                             on loop: any EventLoop) {
+        @Sendable func send() {
+            let now = ContinuousClock.now
+            var sent = 0
+            for session in sessions where session.emitOnLoop(packet, droppable: droppable, now: now) { sent += 1 }
+            GatewayMetrics.eventsOut.increment(by: Int64(sent))
+        }
+        if loop.inEventLoop { send() } else { loop.execute(send) }
+    }
+
+    /// Writes `packet` unless the socket is gone or its outbound queue is full; returns whether it was sent.
+    private func emitOnLoop(_ packet: OutboundPacket, droppable: Bool, now: ContinuousClock.Instant) -> Bool {
+        guard socketID != nil else { return false }
+        let limit = context.configuration.outboundQueueBytes
+        let queued = outboundBytes(threshold: droppable ? limit / 2 : limit)
+        if droppable && queued > limit / 2 {
+            GatewayMetrics.framesDropped.increment()
+            return false
+        }
+        if queued > limit {
+            logger.warning("slow client: outbound queue full, disconnecting",
+                           metadata: ["socketio.queued_bytes": "\(queued)"])
+            GatewayMetrics.disconnects("slow_consumer").increment()
+            perform(engine.close(now: now), now: now)
+            return false
+        }
+        if engine.transport == .webSocket, !engine.isClosed, let webSocket {
+            // What `engine.send` answers on an open WebSocket (`webSocketSend` of these packets), written from the
+            // shared frames; sending moves no deadline, so there is no timer to reschedule.
+            for frame in packet.webSocketFrames { write(frame, to: webSocket) }
+            webSocket.flush()
+            return true
+        }
+        if engine.transport == .polling {
+            // Buffered in the session until the next GET.
+            queuedBytes += packet.encoded.text.utf8.count + packet.encoded.attachments.reduce(0) { $0 + $1.count }
+        }
+        perform(engine.send(packet.encoded.engineIOPackets), now: now)
+        return true
+    }
+
+    /// Bytes not yet handed to the kernel. On a WebSocket of this event loop, NIO's buffered writes, read exactly only
+    /// when they may exceed `threshold` (a writable channel holds at most its high watermark); otherwise what the
+    /// session counted itself.
+    private func outboundBytes(threshold: Int) -> Int {
+        guard engine.transport == .webSocket, let webSocket, webSocket.eventLoop === eventLoop else { return queuedBytes }
+        if webSocket.isWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
+        return (try? webSocket.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? queuedBytes
     }
 
     /// Answers the client's pending ack `ackID` with the service's data (a late answer after the timeout is dropped).
@@ -318,18 +363,31 @@ final class GatewaySession: @unchecked Sendable {
             buffer = channel.allocator.buffer(bytes: data)
             opcode = .binary
         }
-        let size = buffer.readableBytes
+        write(WebSocketFrame(fin: true, opcode: opcode, data: buffer), to: channel)
+    }
+
+    /// Writes a frame (no flush). On this session's event loop NIO counts what is not yet sent (`outboundBytes`),
+    /// so no promise per write; a WebSocket on another loop is counted here until each write completes.
+    private func write(_ frame: WebSocketFrame, to channel: any Channel) {
+        guard channel.eventLoop !== eventLoop else {
+            channel.write(frame, promise: nil)
+            return
+        }
+        let size = frame.data.readableBytes
         queuedBytes += size
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { _ in
             self.onLoop { _ in self.queuedBytes -= size }
         }
-        channel.write(WebSocketFrame(fin: true, opcode: opcode, data: buffer), promise: promise)
+        channel.write(frame, promise: promise)
     }
 
     private func rescheduleTimer(now: ContinuousClock.Instant) {
         guard !finished else { return }
-        let deadline = [engine.nextDeadline, connection.nextDeadline].compactMap { $0 }.min()
+        let deadline = switch (engine.nextDeadline, connection.nextDeadline) {
+        case (let a?, let b?): min(a, b)
+        case (let a, let b): a ?? b
+        }
         guard deadline != timerDeadline else { return }
         timer?.cancel()
         timerDeadline = deadline

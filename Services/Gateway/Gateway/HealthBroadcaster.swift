@@ -20,11 +20,11 @@ struct HealthBroadcaster: Service {
                 "gatewayId": .string(context.gatewayId), "connections": .number(Double(context.hub.socketCount)),
                 "users": .number(Double(context.hub.userCount)), "timestamp": .string(Timestamp.string(from: Date())),
             ]
-            let packet = SocketIOPacket.event(
+            let packet = OutboundPacket(SocketIOPacket.event(
                 namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.serverHealth.rawValue,
                 arguments: [health], ackID: nil
-            ).encode()
-            for session in admins { session.emit(packet, droppable: false) }
+            ).encode())
+            GatewaySession.emit(packet, to: admins, droppable: false)
         }
     }
 }
