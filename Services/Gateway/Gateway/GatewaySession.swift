@@ -22,7 +22,6 @@ final class GatewaySession: @unchecked Sendable {
     let remoteAddress: String
     private let context: GatewayContext
     private let bearerToken: String?
-    private var logger: Logger
 
     private var engine: EngineIOSession
     private var connection: SocketIOConnection
@@ -52,9 +51,6 @@ final class GatewaySession: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.bearerToken = bearerToken
         self.context = context
-        var logger = context.logger
-        logger[metadataKey: "engineio.sid"] = "\(sid)"
-        self.logger = logger
         let configuration = context.configuration
         (engine, openingActions) = EngineIOSession.open(
             sid: sid, transport: transport,
@@ -67,6 +63,16 @@ final class GatewaySession: @unchecked Sendable {
                                                             ackTimeout: configuration.ackTimeout),
             now: now)
         bucket = TokenBucket(rate: configuration.eventsPerSecond, burst: configuration.eventBurst, now: now)
+    }
+
+    /// The gateway's logger with this session's ids. Built when something is logged: a logger copy with its own
+    /// metadata in every idle session cost about half a kilobyte each.
+    private var logger: Logger {
+        var logger = context.logger
+        logger[metadataKey: "engineio.sid"] = "\(sid)"
+        if let socketID { logger[metadataKey: "socketio.sid"] = "\(socketID)" }
+        if let principal { logger[metadataKey: "user.id"] = "\(principal.userId)" }
+        return logger
     }
 
     // MARK: Opening
@@ -451,8 +457,6 @@ final class GatewaySession: @unchecked Sendable {
             }
             self.principal = principal
             self.socketID = socketID
-            logger[metadataKey: "socketio.sid"] = "\(socketID)"
-            logger[metadataKey: "user.id"] = "\(principal.userId)"
             perform(socket: connection.acceptConnection(socketID: socketID, now: now), now: now)
             publish(ConnectionConnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
                                         sessionId: principal.sessionId, remoteAddress: remoteAddress, connectedAt: Date()),
