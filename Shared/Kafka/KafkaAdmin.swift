@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// A topic to create on a real cluster.
 public struct NewTopic: Sendable, Hashable {
@@ -34,10 +35,12 @@ public enum TopicCreation: Sendable, Hashable {
 
 /// Cluster metadata, watermarks, offsets for timestamps and topic creation.
 public final class KafkaAdmin: Sendable {
-    private let client: RDKafkaClient
+    let client: RDKafkaClient
     private let pollThread: PollThread
-    private let configuration: KafkaConfiguration
-    private let logger: Logger
+    let configuration: KafkaConfiguration
+    let logger: Logger
+    /// One consumer-type handle per group whose committed offsets were asked for (see `KafkaAdmin+Groups`).
+    let groupClients = Mutex<[String: RDKafkaClient]>([:])
 
     /// Creates an admin client (a producer-type handle that never produces) and serves its events.
     public init(configuration: KafkaConfiguration, logger: Logger) throws {
