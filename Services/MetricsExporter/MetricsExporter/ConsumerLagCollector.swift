@@ -16,13 +16,15 @@ public final class ConsumerLagCollector: Service, Sendable {
         public var group: String
         /// The partition.
         public var partition: TopicPartition
-        /// The group's committed offset (the next offset it will read).
-        public var committed: Int64
+        /// The group's committed offset (the next offset it will read), nil if it has committed none here.
+        public var committed: Int64?
+        /// Where the group will read next: the committed offset, else the low watermark.
+        public var position: Int64
         /// The partition's high watermark (the next offset to be written).
         public var high: Int64
 
         /// Messages written but not yet consumed by the group.
-        public var lag: Int64 { max(0, high - committed) }
+        public var lag: Int64 { max(0, high - position) }
     }
 
     private struct State {
@@ -88,9 +90,13 @@ public final class ConsumerLagCollector: Service, Sendable {
             var lags: [Lag] = []
             for group in watched.sorted() {
                 let committed = try await admin.committedOffsets(group: group, partitions: partitions)
-                for (partition, offset) in committed {
-                    guard let high = marks[partition]?.high else { continue }
-                    lags.append(Lag(group: group, partition: partition, committed: offset, high: high))
+                // A topic the group has committed on counts whole: a partition it has not committed on yet is
+                // behind by everything retained (it starts from the oldest message).
+                let consumed = Set(committed.keys.map(\.topic))
+                for partition in partitions where consumed.contains(partition.topic) {
+                    guard let mark = marks[partition] else { continue }
+                    lags.append(Lag(group: group, partition: partition, committed: committed[partition],
+                                    position: committed[partition] ?? mark.low, high: mark.high))
                 }
             }
             lags.sort { ($0.group, $0.partition.topic, $0.partition.partition) < ($1.group, $1.partition.topic, $1.partition.partition) }
@@ -124,8 +130,10 @@ public final class ConsumerLagCollector: Service, Sendable {
             MetricFamily(
                 name: "kafka_consumergroup_committed_offset", type: .gauge,
                 help: "The group's committed offset in the partition.",
-                samples: lags.map {
-                    MetricSample(name: "kafka_consumergroup_committed_offset", labels: labels($0), value: Double($0.committed))
+                samples: lags.compactMap { lag in
+                    lag.committed.map {
+                        MetricSample(name: "kafka_consumergroup_committed_offset", labels: labels(lag), value: Double($0))
+                    }
                 }),
             MetricFamily(
                 name: "kafka_topic_partition_high_watermark", type: .gauge,
