@@ -64,13 +64,25 @@ public final class MetricsAggregator: Sendable {
     /// Drops instances silent for longer than ``staleAfter``; returns how many were dropped.
     @discardableResult
     public func expire(now: Date = Date()) -> Int {
-        let limit = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
+        let limit = staleAfterSeconds
         return state.withLock { state in
             let stale = state.instances.filter { now.timeIntervalSince($0.value.receivedAt) > limit }.map(\.key)
             for key in stale { state.instances.removeValue(forKey: key) }
             state.instancesExpired += stale.count
             return stale.count
         }
+    }
+
+    /// ``staleAfter`` in seconds.
+    public var staleAfterSeconds: Double {
+        Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
+    }
+
+    /// `first` followed by the families of `more` whose names are new: a generated family (lag, freshness) never
+    /// repeats a name a service already used, which would make the exposition invalid.
+    public static func merged(_ first: [MetricFamily], _ more: [MetricFamily]) -> [MetricFamily] {
+        let names = Set(first.map(\.name))
+        return first + more.filter { !names.contains($0.name) }
     }
 
     /// The `(service, instance)` pairs currently held.
@@ -106,9 +118,9 @@ public final class MetricsAggregator: Sendable {
                 }
             }
         }
-        merged += freshness(of: local == nil ? snapshots : Array(snapshots.dropLast()), now: now)
-        merged += own(counters, conflicts: conflicts)
-        return merged
+        return Self.merged(
+            merged, freshness(of: local == nil ? snapshots : Array(snapshots.dropLast()), now: now)
+                + own(counters, conflicts: conflicts))
     }
 
     /// The families for `local` as a snapshot record (the exporter's own registry).

@@ -30,9 +30,7 @@ public struct MetricsExporterApplication: Sendable {
         let lag = ConsumerLagCollector(admin: admin, groups: configuration.lagGroups, interval: configuration.lagInterval,
                                        logger: logger)
         self.lag = lag
-        let partitions = Int32(Topics.spec(named: Topics.serviceMetrics)?.partitions ?? 1)
-        let ingestor = try SnapshotIngestor(kafka: common.kafka, partitions: partitions, aggregator: aggregator,
-                                            logger: logger)
+        let ingestor = SnapshotIngestor(kafka: common.kafka, admin: admin, aggregator: aggregator, logger: logger)
         let service = common.serviceName
         let instance = common.instanceId
         opsServer = OpsServer(
@@ -56,7 +54,7 @@ public struct MetricsExporterApplication: Sendable {
                                   instance: String, ownText: String, now: Date = Date()) -> String
     {
         let local = MetricsAggregator.localSnapshot(service: service, instance: instance, text: ownText, at: now)
-        return PrometheusText.render(aggregator.families(now: now, local: local) + lag.families())
+        return PrometheusText.render(MetricsAggregator.merged(aggregator.families(now: now, local: local), lag.families()))
     }
 
     /// Runs until SIGTERM/SIGINT.

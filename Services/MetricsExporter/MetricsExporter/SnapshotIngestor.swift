@@ -3,41 +3,74 @@ import Kafka
 import Logging
 import Messages
 import ServiceLifecycle
+import Synchronization
 
-/// Reads `service.metrics` (every partition, from the end: each exporter instance sees every snapshot) and hands
-/// each snapshot to the aggregator. Records that are not valid `service:metrics` envelopes are counted and skipped:
-/// the topic is telemetry, nothing to dead-letter.
-public struct SnapshotIngestor: Service {
-    private let consumer: KafkaConsumer
+/// Reads `service.metrics` (every partition, without a group: each exporter instance sees every snapshot) and hands
+/// each snapshot to the aggregator, stamped with its record time.
+///
+/// It starts where the records of the last stale window begin, so a restarted exporter serves every live instance at
+/// once instead of after the next interval. Records that are not valid `service:metrics` envelopes are counted and
+/// skipped: the topic is telemetry, nothing to dead-letter.
+public final class SnapshotIngestor: Service, Sendable {
+    private let kafka: KafkaConfiguration
+    private let admin: KafkaAdmin
     private let aggregator: MetricsAggregator
     private let logger: Logger
+    private let consumer = Mutex<KafkaConsumer?>(nil)
 
-    /// Creates the ingestor over an assign-mode consumer of `service.metrics`.
-    public init(kafka: KafkaConfiguration, partitions: Int32, aggregator: MetricsAggregator, logger: Logger) throws {
-        var assignment: [TopicPartition: KafkaOffset] = [:]
-        for partition in 0..<max(partitions, 1) {
-            assignment[TopicPartition(topic: Topics.serviceMetrics, partition: partition)] = .end
-        }
-        consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment), bufferCapacity: 256),
-            logger: logger)
+    /// Creates the ingestor; the consumer is made in ``run()`` once the start offsets are known.
+    public init(kafka: KafkaConfiguration, admin: KafkaAdmin, aggregator: MetricsAggregator, logger: Logger) {
+        self.kafka = kafka
+        self.admin = admin
         self.aggregator = aggregator
         self.logger = logger
     }
 
     /// Whether the consumer has its partitions.
-    public var isAssigned: Bool { ((try? consumer.assignment()) ?? []).isEmpty == false }
+    public var isAssigned: Bool {
+        guard let consumer = consumer.withLock({ $0 }) else { return false }
+        return ((try? consumer.assignment()) ?? []).isEmpty == false
+    }
 
     /// Ingests until graceful shutdown.
     public func run() async throws {
+        let assignment = await startPositions()
+        let created = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment), bufferCapacity: 256),
+            logger: logger)
+        consumer.withLock { $0 = created }
         await withGracefulShutdownHandler {
-            for await record in consumer.messages {
+            for await record in created.messages {
                 ingest(record)
             }
-        } onGracefulShutdown: { [consumer] in
-            Task { await consumer.close() }
+        } onGracefulShutdown: {
+            Task { await created.close() }
         }
-        await consumer.close()
+        await created.close()
+    }
+
+    /// Per partition, the first offset of the last stale window (the end where that cannot be found).
+    private func startPositions() async -> [TopicPartition: KafkaOffset] {
+        let partitions: [Int32]
+        do {
+            partitions = try await admin.listTopics().first { $0.name == Topics.serviceMetrics }?.partitions ?? []
+        } catch {
+            logger.warning("service.metrics partitions unknown; reading partition 0..n from the spec",
+                           metadata: ["error.message": "\(error)"])
+            partitions = (0..<Int32(Topics.spec(named: Topics.serviceMetrics)?.partitions ?? 1)).map { $0 }
+        }
+        let since = Date().addingTimeInterval(-aggregator.staleAfterSeconds)
+        var positions: [TopicPartition: KafkaOffset] = [:]
+        for partition in partitions.isEmpty ? [0] : partitions {
+            let tp = TopicPartition(topic: Topics.serviceMetrics, partition: partition)
+            do {
+                positions[tp] = .offset(try await admin.offset(for: since, in: tp, timeout: .seconds(5)))
+            } catch {
+                logger.info("reading \(tp) from the end", metadata: ["error.message": "\(error)"])
+                positions[tp] = .end
+            }
+        }
+        return positions
     }
 
     private func ingest(_ record: KafkaMessage) {
@@ -47,7 +80,9 @@ public struct SnapshotIngestor: Service {
                 aggregator.countRejected()
                 return
             }
-            try aggregator.ingest(snapshot)
+            // The record time, not the arrival time: snapshots read on catch-up keep their real age. A producer clock
+            // ahead of ours is clamped to now.
+            try aggregator.ingest(snapshot, at: min(record.timestamp ?? Date(), Date()))
         } catch {
             aggregator.countRejected()
             logger.warning("service.metrics record skipped", metadata: [
