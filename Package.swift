@@ -197,6 +197,7 @@ let package = Package(
                 "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "Kafka", "Messages", "Runtime",
                 "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(

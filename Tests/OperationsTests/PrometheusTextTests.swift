@@ -1,4 +1,6 @@
+import Metrics
 import MetricsExporter
+import Runtime
 import Testing
 
 @Suite("Prometheus text format")
@@ -82,5 +84,23 @@ struct PrometheusTextTests {
         } throws: { error in
             (error as? PrometheusTextError)?.line == 3
         }
+    }
+}
+
+@Suite("Prometheus text of our own registry")
+struct RegistryTextTests {
+    /// What every service publishes (swift-prometheus through MetricsBootstrap) parses strictly.
+    @Test func theServicesRegistryTextParses() throws {
+        MetricsBootstrap.bootstrap()
+        Counter(label: "ops_test_events_total", dimensions: [("topic", "a\"b\\c")]).increment(by: 3)
+        Gauge(label: "ops_test_depth", dimensions: [("queue", "q")]).record(4.5)
+        Timer(label: "ops_test_duration_seconds", dimensions: [("topic", "t")], preferredDisplayUnit: .seconds)
+            .recordMilliseconds(12)
+        Recorder(label: "ops_test_sizes_bytes", aggregate: true).record(1024)
+        let families = try PrometheusText.parse(MetricsBootstrap.prometheusText())
+        let names = Set(families.map(\.name))
+        #expect(names.isSuperset(of: ["ops_test_events_total", "ops_test_depth", "ops_test_duration_seconds"]))
+        #expect(families.first { $0.name == "ops_test_duration_seconds" }?.type == .histogram)
+        #expect(families.first { $0.name == "ops_test_events_total" }?.samples.first?.label("topic") == "a\"b\\c")
     }
 }

@@ -54,6 +54,7 @@ public struct MetricsExporterApplication: Sendable {
                                   instance: String, ownText: String, now: Date = Date()) -> String
     {
         let local = MetricsAggregator.localSnapshot(service: service, instance: instance, text: ownText, at: now)
+        if local == nil { aggregator.countRejected() }  // our own registry did not parse: counted, never hidden
         return PrometheusText.render(MetricsAggregator.merged(aggregator.families(now: now, local: local), lag.families()))
     }
 
