@@ -110,4 +110,38 @@ struct DeadLetterTests {
         await worker.application.redis.close()
         await producer.close()
     }
+
+    /// The presence and notification services arrive with their issues; their command topics go through the same
+    /// `TopicProcessor`, run here with a stand-in handler: poison lands in `deadletter` and is redriven to its topic.
+    @Test(arguments: [(Topics.presenceCommands, "presence-service"), (Topics.notificationCommands, "notification-service")])
+    func poisonOnOtherCommandTopicsIsDeadLetteredAndRedriven(topic: String, service: String) async throws {
+        let fixture = try OpsFixture()
+        let producer = try fixture.envelopeProducer(service: service, instance: "\(service)-1")
+        var kafka = fixture.kafka
+        kafka.properties = ["session.timeout.ms": "6000"]
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .group(id: service), topics: [topic]),
+            logger: fixture.logger)
+        let processor = TopicProcessor(
+            topic: topic, consumer: consumer, deadLetters: DeadLetterSink(producer: producer), logger: fixture.logger
+        ) { _, _ in }
+        let running = RunningApplication(processor, services: [producer.producer, processor], logger: fixture.logger)
+        let poison: [UInt8] = [0x7B, 0xFF, 0x00]
+        _ = try await producer.producer.send(OutgoingMessage(
+            topic: topic, key: "user-3", value: poison, headers: [KafkaHeader(name: "trace", string: "p-3")]))
+        var lines: [String] = []
+        try await waitUntil("poison dead-lettered", timeout: .seconds(40), interval: .milliseconds(300)) {
+            lines = try await Self.list(fixture, ["--topic", topic])
+            return lines.count == 1
+        }
+        #expect(lines[0].contains(service) && lines[0].contains("error=invalid message"))
+        let outcome = try await DeadLetterCommand.Redrive.parse(["--all", "--topic", topic])
+            .execute(kafka: fixture.kafka, logger: fixture.logger)
+        #expect(outcome.redriven == 1)
+        let back = try await Self.redriven(fixture, on: topic, count: 1)
+        #expect(back.first?.value == poison)
+        #expect(back.first?.keyString == "user-3")
+        #expect(back.first?.headers.first { $0.name == "trace" }?.stringValue == "p-3")
+        try await running.stop()
+    }
 }
