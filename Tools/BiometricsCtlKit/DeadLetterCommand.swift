@@ -81,10 +81,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
         try await slice.read(kafka: kafka, logger: logger) { message in
             do {
                 let decoded = try MessageCoding.decodeMessage(from: Data(message.value), topic: Topics.deadletter)
-                guard let letter = decoded.payload as? DeadLetter else { throw RecordLineError("not a deadletter entry") }
+                guard let letter = decoded.payload as? DeadLetter else { throw OperationsError("not a deadletter entry") }
                 entries.append(Entry(id: decoded.header.id, partition: message.partition, offset: message.offset, letter: letter))
             } catch {
-                printError("deadletter/\(message.partition)/\(message.offset): skipped, not an entry (\(error))")
+                ToolEnvironment.printError("deadletter/\(message.partition)/\(message.offset): skipped, not an entry (\(error))")
             }
         }
         return entries.sorted { ($0.letter.failedAt, $0.partition, $0.offset) < ($1.letter.failedAt, $1.partition, $1.offset) }
@@ -99,7 +99,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (kafka, logger) = try kafkaFromEnvironment(tool: "biometricsctl-deadletter")
+            let (kafka, logger) = try ToolEnvironment.kafka(tool: "biometricsctl-deadletter")
             for line in try await execute(kafka: kafka, logger: logger) { print(line) }
         }
 
@@ -141,7 +141,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (kafka, logger) = try kafkaFromEnvironment(tool: "biometricsctl-deadletter")
+            let (kafka, logger) = try ToolEnvironment.kafka(tool: "biometricsctl-deadletter")
             let outcome = try await execute(kafka: kafka, logger: logger)
             for line in outcome.lines { print(line) }
             if outcome.failed > 0 || outcome.missing.count > 0 { throw ExitCode.failure }
@@ -165,7 +165,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 selected = selected.filter { wanted.contains($0.id.uuidString.lowercased()) || wanted.contains($0.origin.lowercased()) }
                 let found = Set(selected.flatMap { [$0.id.uuidString.lowercased(), $0.origin.lowercased()] })
                 outcome.missing = ids.filter { !found.contains($0.lowercased()) }
-                for id in outcome.missing { printError("no dead-letter entry \(id) (with these filters)") }
+                for id in outcome.missing { ToolEnvironment.printError("no dead-letter entry \(id) (with these filters)") }
             }
             let producer = dryRun ? nil : try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
             for entry in selected {

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Kafka
-import Logging
-import Runtime
 
 /// `--key` and `--type` filters shared by `replay`, `tail` and `deadletter`: a record passes when its key is one of the
 /// keys (if any are given) and its value is a JSON envelope whose `type` is one of the types (if any are given).
@@ -39,30 +37,4 @@ struct RecordFilterOptions: ParsableArguments {
     var types: [String] = []
 
     var filter: RecordFilter { RecordFilter(keys: Set(keys), types: Set(types)) }
-}
-
-/// RFC 3339 times for `--from`/`--to`/`--since`: `2026-11-28T10:00:00Z`, with or without fractional seconds or an offset.
-enum RFC3339 {
-    static func parse(_ text: String, option: String) throws -> Date {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        throw ValidationError("\(option) '\(text)' is not an RFC 3339 time like 2026-11-28T10:00:00Z")
-    }
-}
-
-/// A Kafka configuration from the environment (`KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_*`), as every service reads it.
-func kafkaFromEnvironment(tool: String) throws -> (KafkaConfiguration, Logger) {
-    let configuration = try CommonConfiguration(serviceName: tool, defaultHTTPPort: 0)
-    let logger = ServiceRunner.bootstrap(configuration)
-    var kafka = configuration.kafka
-    kafka.statisticsInterval = nil
-    return (kafka, logger)
-}
-
-/// Writes a line to standard error (progress, summaries).
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -57,7 +57,7 @@ struct RecordLine: Codable, Sendable, Equatable {
         switch encoding ?? .utf8 {
         case .utf8: return Array(text.utf8)
         case .base64:
-            guard let data = Data(base64Encoded: text) else { throw RecordLineError("\(field) is not valid base64") }
+            guard let data = Data(base64Encoded: text) else { throw OperationsError("\(field) is not valid base64") }
             return Array(data)
         }
     }
@@ -98,15 +98,9 @@ struct RecordLine: Codable, Sendable, Equatable {
             do {
                 records.append(try JSONDecoder().decode(RecordLine.self, from: Data(line.utf8)))
             } catch {
-                throw RecordLineError("\(file.path):\(index + 1): not a replay record (\(error))")
+                throw OperationsError("\(file.path):\(index + 1): not a replay record (\(error))")
             }
         }
         return records
     }
-}
-
-/// A replay file line that cannot be used.
-struct RecordLineError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -70,7 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (kafka, logger) = try kafkaFromEnvironment(tool: "biometricsctl-replay")
+        let (kafka, logger) = try ToolEnvironment.kafka(tool: "biometricsctl-replay")
         let summary = try await execute(kafka: kafka, logger: logger)
         if summary.failed > 0 { throw ExitCode.failure }
     }
@@ -142,7 +142,7 @@ struct ReplayCommand: AsyncParsableCommand {
                     ownsFile = false
                 } else {
                     guard FileManager.default.createFile(atPath: output, contents: nil) else {
-                        throw RecordLineError("cannot create \(output)")
+                        throw OperationsError("cannot create \(output)")
                     }
                     file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
                     ownsFile = true
@@ -190,7 +190,7 @@ actor PendingDeliveries {
                 _ = try await producer.send(message)
                 return true
             } catch {
-                printError("not produced: \(message.topic): \(error)")
+                ToolEnvironment.printError("not produced: \(message.topic): \(error)")
                 return false
             }
         })

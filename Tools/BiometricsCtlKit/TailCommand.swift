@@ -31,7 +31,7 @@ struct TailCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (kafka, logger) = try kafkaFromEnvironment(tool: "biometricsctl-tail")
+        let (kafka, logger) = try ToolEnvironment.kafka(tool: "biometricsctl-tail")
         try await execute(kafka: kafka, logger: logger) { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

@@ -23,11 +23,11 @@ struct TopicSlice: Sendable {
     /// retained range; times go through offsets-for-times, or a timestamp search where the broker cannot answer.
     static func resolve(topic: String, partitions: [Int32]?, bounds: Bounds, admin: KafkaAdmin) async throws -> TopicSlice {
         guard let metadata = try await admin.listTopics().first(where: { $0.name == topic }) else {
-            throw RecordLineError("topic \(topic) does not exist")
+            throw OperationsError("topic \(topic) does not exist")
         }
         let chosen = partitions ?? metadata.partitions
         for partition in chosen where !metadata.partitions.contains(partition) {
-            throw RecordLineError("topic \(topic) has no partition \(partition) (it has \(metadata.partitions.count))")
+            throw OperationsError("topic \(topic) has no partition \(partition) (it has \(metadata.partitions.count))")
         }
         var ranges: [Int32: Range<Int64>] = [:]
         for partition in chosen {
@@ -77,40 +77,5 @@ struct TopicSlice: Sendable {
             throw error
         }
         await consumer.close()
-    }
-}
-
-/// Prints `replay: n/total messages (r msg/s), remaining m` on standard error at most once a second.
-struct ProgressReporter {
-    let label: String
-    let total: Int64?
-    private let start = ContinuousClock.now
-    private var last = ContinuousClock.now
-    private(set) var done: Int64 = 0
-
-    init(label: String, total: Int64?) {
-        self.label = label
-        self.total = total
-    }
-
-    mutating func advance() {
-        done += 1
-        let now = ContinuousClock.now
-        if now - last >= .seconds(1) {
-            last = now
-            printError(line(now: now))
-        }
-    }
-
-    func finish(_ summary: String) {
-        printError(line(now: ContinuousClock.now) + " — " + summary)
-    }
-
-    private func line(now: ContinuousClock.Instant) -> String {
-        let elapsed = now - start
-        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
-        let rate = Int(Double(done) / seconds)
-        if let total { return "\(label): \(done)/\(total) messages (\(rate) msg/s), remaining \(max(0, total - done))" }
-        return "\(label): \(done) messages (\(rate) msg/s)"
     }
 }
