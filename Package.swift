@@ -78,6 +78,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -133,7 +134,7 @@ let package = Package(
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
-                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -166,6 +167,7 @@ let package = Package(
             dependencies: [
                 "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
                 "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
             name: "GatewayTests",
