@@ -20,38 +20,58 @@ extension KafkaAdmin {
 
     /// The offsets `group` has committed for `partitions` (partitions without a commit are absent).
     ///
-    /// Asks through a consumer-type handle configured with that `group.id` that never subscribes, so it does not join
-    /// the group or disturb its members (OffsetFetch only). The handle is kept for later calls.
+    /// Asks the group coordinator (ListConsumerGroupOffsets, i.e. OffsetFetch) through this admin client: nothing joins
+    /// the group or disturbs its members, and no handle is kept per group.
     public func committedOffsets(group: String, partitions: [TopicPartition], timeout: Duration = .seconds(5))
         async throws -> [TopicPartition: Int64]
     {
         guard !partitions.isEmpty else { return [:] }
-        let client = try groupClient(group)
+        let client = client
         return try await BlockingCalls.run { () throws(KafkaError) in
             let list = TopicPartitionList(partitions.map { ($0.topic, $0.partition, nil) })
-            let err = rd_kafka_committed(client.handle, list.pointer, timeout.milliseconds)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: "admin", context: "committed offsets of group \(group)", rdError: err)
+            guard let request = rd_kafka_ListConsumerGroupOffsets_new(group, list.pointer) else {
+                throw KafkaError(code: "admin", message: "committed offsets of group \(group): bad request")
             }
-            return list.entries().reduce(into: [:]) { result, entry in
-                if entry.error == RD_KAFKA_RESP_ERR_NO_ERROR && entry.offset >= 0 {
-                    result[entry.topicPartition] = entry.offset
-                }
+            defer { rd_kafka_ListConsumerGroupOffsets_destroy(request) }
+            var errstr = [CChar](repeating: 0, count: 512)
+            let queue = rd_kafka_queue_new(client.handle)
+            defer { rd_kafka_queue_destroy(queue) }
+            let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+            var requests: [OpaquePointer?] = [request]
+            requests.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_ListConsumerGroupOffsets(client.handle, buffer.baseAddress, 1, options, queue)
             }
-        }
-    }
-
-    private func groupClient(_ group: String) throws -> RDKafkaClient {
-        if let existing = groupClients.withLock({ $0[group] }) { return existing }
-        var properties = configuration.librdkafkaProperties(roleDefaults: ["enable.auto.commit": "false"])
-        properties["group.id"] = group
-        properties["statistics.interval.ms"] = nil
-        properties["client.id"] = "\(configuration.clientId)-offsets"
-        let created = try RDKafkaClient(role: .consumer, properties: properties, logger: logger)
-        return groupClients.withLock { clients in
-            if let existing = clients[group] { return existing }
-            clients[group] = created
-            return created
+            // librdkafka answers by the request timeout; the extra second only guards against a lost answer.
+            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
+                throw KafkaError(code: "timeout", message: "committed offsets of group \(group): no answer within \(timeout)",
+                                 isRetriable: true)
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let eventError = rd_kafka_event_error(event)
+            guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(code: "admin", context: "committed offsets of group \(group)", rdError: eventError)
+            }
+            guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event) else {
+                throw KafkaError(code: "admin", message: "committed offsets of group \(group): unexpected answer")
+            }
+            var count = 0
+            guard let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count > 0,
+                  let groupResult = groups[0]
+            else { return [:] }
+            if let error = rd_kafka_group_result_error(groupResult) {
+                let code = rd_kafka_error_code(error)
+                throw KafkaError(code: "admin", context: "committed offsets of group \(group)", rdError: code)
+            }
+            guard let answered = rd_kafka_group_result_partitions(groupResult) else { return [:] }
+            var offsets: [TopicPartition: Int64] = [:]
+            for index in 0..<Int(answered.pointee.cnt) {
+                let element = answered.pointee.elems[index]
+                guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+                offsets[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+            }
+            return offsets
         }
     }
 }

@@ -1,7 +1,6 @@
 import CRdKafka
 import Foundation
 import Logging
-import Synchronization
 
 /// A topic to create on a real cluster.
 public struct NewTopic: Sendable, Hashable {
@@ -37,10 +36,8 @@ public enum TopicCreation: Sendable, Hashable {
 public final class KafkaAdmin: Sendable {
     let client: RDKafkaClient
     private let pollThread: PollThread
-    let configuration: KafkaConfiguration
-    let logger: Logger
-    /// One consumer-type handle per group whose committed offsets were asked for (see `KafkaAdmin+Groups`).
-    let groupClients = Mutex<[String: RDKafkaClient]>([:])
+    private let configuration: KafkaConfiguration
+    private let logger: Logger
 
     /// Creates an admin client (a producer-type handle that never produces) and serves its events.
     public init(configuration: KafkaConfiguration, logger: Logger) throws {
