@@ -33,45 +33,41 @@ extension KafkaAdmin {
                 throw KafkaError(code: "admin", message: "committed offsets of group \(group): bad request")
             }
             defer { rd_kafka_ListConsumerGroupOffsets_destroy(request) }
-            var errstr = [CChar](repeating: 0, count: 512)
-            let queue = rd_kafka_queue_new(client.handle)
-            defer { rd_kafka_queue_destroy(queue) }
-            let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)
-            defer { rd_kafka_AdminOptions_destroy(options) }
-            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
-            var requests: [OpaquePointer?] = [request]
-            requests.withUnsafeMutableBufferPointer { buffer in
-                rd_kafka_ListConsumerGroupOffsets(client.handle, buffer.baseAddress, 1, options, queue)
+            let what = "committed offsets of group \(group)"
+            return try KafkaAdmin.request(client, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, what, timeout: timeout) {
+                options, queue in
+                var requests: [OpaquePointer?] = [request]
+                requests.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_ListConsumerGroupOffsets(client.handle, buffer.baseAddress, 1, options, queue)
+                }
+            } read: { event throws(KafkaError) in
+                try KafkaAdmin.offsets(in: event, what)
             }
-            // librdkafka answers by the request timeout; the extra second only guards against a lost answer.
-            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
-                throw KafkaError(code: "timeout", message: "committed offsets of group \(group): no answer within \(timeout)",
-                                 isRetriable: true)
-            }
-            defer { rd_kafka_event_destroy(event) }
-            let eventError = rd_kafka_event_error(event)
-            guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: "admin", context: "committed offsets of group \(group)", rdError: eventError)
-            }
-            guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event) else {
-                throw KafkaError(code: "admin", message: "committed offsets of group \(group): unexpected answer")
-            }
-            var count = 0
-            guard let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count > 0,
-                  let groupResult = groups[0]
-            else { return [:] }
-            if let error = rd_kafka_group_result_error(groupResult) {
-                let code = rd_kafka_error_code(error)
-                throw KafkaError(code: "admin", context: "committed offsets of group \(group)", rdError: code)
-            }
-            guard let answered = rd_kafka_group_result_partitions(groupResult) else { return [:] }
-            var offsets: [TopicPartition: Int64] = [:]
-            for index in 0..<Int(answered.pointee.cnt) {
-                let element = answered.pointee.elems[index]
-                guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
-                offsets[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
-            }
-            return offsets
         }
+    }
+
+    /// The offsets of a ListConsumerGroupOffsets answer.
+    private static func offsets(in event: OpaquePointer, _ what: String) throws(KafkaError)
+        -> [TopicPartition: Int64]
+    {
+        guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event) else {
+            throw KafkaError(code: "admin", message: "\(what): unexpected answer")
+        }
+        var count = 0
+        guard let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count > 0,
+              let groupResult = groups[0]
+        else { return [:] }
+        if let error = rd_kafka_group_result_error(groupResult) {
+            let code = rd_kafka_error_code(error)
+            throw KafkaError(code: "admin", context: what, rdError: code)
+        }
+        guard let answered = rd_kafka_group_result_partitions(groupResult) else { return [:] }
+        var offsets: [TopicPartition: Int64] = [:]
+        for index in 0..<Int(answered.pointee.cnt) {
+            let element = answered.pointee.elems[index]
+            guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+            offsets[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+        }
+        return offsets
     }
 }
