@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import Messages
+import Metrics
+
+/// Keeps the registry in step with `gateway.connections` (connected, disconnected, liveness) and publishes what
+/// changes: online/offline presence, members leaving rooms, sessions ending with their socket.
+public struct ConnectionHandler: Sendable {
+    private let store: PresenceStore
+    private let dispatcher: DeliveryDispatcher
+    private let grace: @Sendable (Int?) -> Duration
+    private let logger: Logger
+
+    /// Creates the handler; `grace` gives a gateway's grace from the interval it reports.
+    public init(store: PresenceStore, dispatcher: DeliveryDispatcher, grace: @escaping @Sendable (Int?) -> Duration,
+                logger: Logger) {
+        self.store = store
+        self.dispatcher = dispatcher
+        self.grace = grace
+        self.logger = logger
+    }
+
+    /// Handles one record; throwing sends it to the dead-letter topic.
+    public func handle(_ message: DecodedMessage) async throws {
+        let id = message.header.id
+        try await dispatcher.process(id) {
+            let now = Date()
+            switch message.payload {
+            case let event as ConnectionConnected:
+                guard let arrival = try await store.connected(event, id: id, now: now) else { return [] }
+                return PresencePlanner.arrival(arrival, at: now)
+            case let event as ConnectionDisconnected:
+                let removals = try await store.disconnected(event, id: id, now: now)
+                return removals.flatMap { PresencePlanner.removal($0, at: now) }
+            case let report as GatewayLiveness:
+                let (removals, arrivals) = try await store.liveness(
+                    report, grace: grace(report.intervalSeconds), reportedAt: message.header.occurredAt, id: id, now: now)
+                if !removals.isEmpty || !arrivals.isEmpty {
+                    logger.info("liveness reconciled the registry", metadata: [
+                        "gateway.id": "\(report.gatewayId)", "presence.removed": "\(removals.count)",
+                        "presence.registered": "\(arrivals.count)",
+                    ])
+                    Counter(label: "presence_liveness_reconciled_total", dimensions: [("change", "removed")])
+                        .increment(by: removals.count)
+                    Counter(label: "presence_liveness_reconciled_total", dimensions: [("change", "registered")])
+                        .increment(by: arrivals.count)
+                }
+                return removals.flatMap { PresencePlanner.removal($0, at: now) }
+                    + arrivals.flatMap { PresencePlanner.arrival($0, at: now) }
+            default:
+                throw PresenceServiceError(.unexpectedMessage, "\(message.type) is not a connection record")
+            }
+        }
+    }
+}
