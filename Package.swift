@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "presence-service", targets: ["presence-service"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -100,6 +101,18 @@ let package = Package(
         .executableTarget(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
+        .target(
+            name: "PresenceService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Redis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/PresenceService/PresenceService"),
+        .executableTarget(
+            name: "presence-service", dependencies: ["PresenceService"],
+            path: "Services/PresenceService/Main"),
 
         // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
         .target(
@@ -142,6 +155,13 @@ let package = Package(
                 "VerificationWorker", "Gateway", "BiometricsCtlKit", "Kafka", "Messages", "Runtime", "Redis", "Auth",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "PresenceServiceTests",
+            dependencies: [
+                "PresenceService", "Gateway", "Kafka", "Messages", "Runtime", "Redis", "Auth", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
