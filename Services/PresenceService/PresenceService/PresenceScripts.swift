@@ -146,7 +146,7 @@ enum PresenceScripts {
     """#
 
     /// `connection:connected`: ARGV gateway, socket, user, remote address, connectedAt (RFC 3339).
-    static let connected = RedisScript(prelude + #"""
+    static let connected = RedisScript(prelude + "\n" + #"""
     local gw, sid, user, remote, connectedAt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
     return memoized(function()
       redis.call('ZADD', 'presence:gateways', 'NX', NOW + DEFAULT_GRACE, gw)
@@ -159,7 +159,7 @@ enum PresenceScripts {
     """#)
 
     /// `connection:disconnected`: ARGV socket.
-    static let disconnected = RedisScript(prelude + #"""
+    static let disconnected = RedisScript(prelude + "\n" + #"""
     local sid = ARGV[6]
     return memoized(function()
       local removal = removeSocket(sid)
@@ -171,7 +171,7 @@ enum PresenceScripts {
     /// then socket/user pairs. Pushes the gateway's deadline, drops unlisted sockets that connected before the
     /// report (they disconnected without a record reaching us), registers listed ones we do not know (a Redis restart
     /// lost them) and refreshes the TTLs of the rest.
-    static let liveness = RedisScript(prelude + #"""
+    static let liveness = RedisScript(prelude + "\n" + #"""
     local gw, grace, listed, reportedAt = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
     return memoized(function()
       redis.call('ZADD', 'presence:gateways', NOW + grace, gw)
@@ -207,7 +207,7 @@ enum PresenceScripts {
     """#)
 
     /// The sweep of a silent gateway: ARGV gateway. Removes every socket of a gateway whose deadline has passed.
-    static let expireGateway = RedisScript(prelude + #"""
+    static let expireGateway = RedisScript(prelude + "\n" + #"""
     local gw = ARGV[6]
     return memoized(function()
       local deadline = redis.call('ZSCORE', 'presence:gateways', gw)
@@ -224,7 +224,7 @@ enum PresenceScripts {
     """#)
 
     /// `presence:join-room`: ARGV socket, user, gateway, room.
-    static let joinRoom = RedisScript(prelude + #"""
+    static let joinRoom = RedisScript(prelude + "\n" + #"""
     local sid, user, gw, room = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
     return memoized(function()
       local state, online = ensureSocket(sid, user, gw)
@@ -237,7 +237,7 @@ enum PresenceScripts {
     """#)
 
     /// `presence:leave-room`: ARGV socket, user, room.
-    static let leaveRoom = RedisScript(prelude + #"""
+    static let leaveRoom = RedisScript(prelude + "\n" + #"""
     local sid, user, room = ARGV[6], ARGV[7], ARGV[8]
     return memoized(function()
       return {left = leaveRoom(sid, user, room)}
@@ -245,7 +245,7 @@ enum PresenceScripts {
     """#)
 
     /// `presence:update`: ARGV socket, user, gateway, status.
-    static let setStatus = RedisScript(prelude + #"""
+    static let setStatus = RedisScript(prelude + "\n" + #"""
     local sid, user, gw, status = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
     return memoized(function()
       local state, online = ensureSocket(sid, user, gw)
@@ -258,7 +258,7 @@ enum PresenceScripts {
     """#)
 
     /// `session:create`: ARGV socket, user, gateway, new session id, deviceInfo, ipAddress, now (RFC 3339), idle (s).
-    static let createSession = RedisScript(prelude + #"""
+    static let createSession = RedisScript(prelude + "\n" + #"""
     local sid, user, gw, id, deviceInfo, ip, nowText, idle = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11],
       ARGV[12], tonumber(ARGV[13])
     return memoized(function()
@@ -280,7 +280,7 @@ enum PresenceScripts {
     """#)
 
     /// `session:end`: ARGV user, session id. Only the user's own sessions.
-    static let endSession = RedisScript(prelude + #"""
+    static let endSession = RedisScript(prelude + "\n" + #"""
     local user, id = ARGV[6], ARGV[7]
     return memoized(function()
       if redis.call('HGET', k('session', id), 'userId') ~= user then return {unknown = true} end
@@ -289,7 +289,7 @@ enum PresenceScripts {
     """#)
 
     /// `session:heartbeat`: ARGV socket, user, now (RFC 3339), idle (s). Refreshes the socket's session.
-    static let heartbeat = RedisScript(prelude + #"""
+    static let heartbeat = RedisScript(prelude + "\n" + #"""
     local sid, user, nowText, idle = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
     return memoized(function()
       local id = redis.call('HGET', k('socket', sid), 'session')
@@ -304,7 +304,7 @@ enum PresenceScripts {
     """#)
 
     /// `session:list` / `session:sync`: ARGV user, idle (ms). The user's live sessions, oldest first; forgets idle ones.
-    static let listSessions = RedisScript(prelude + #"""
+    static let listSessions = RedisScript(prelude + "\n" + #"""
     local user, idle = ARGV[6], tonumber(ARGV[7])
     redis.call('ZREMRANGEBYSCORE', k('user-sessions', user), '-inf', NOW - idle)
     local sessions = {}
@@ -321,7 +321,7 @@ enum PresenceScripts {
 
     /// `broadcast:to-users`: ARGV sender, '1' when the sender may reach anyone (ADMIN), then the targets. Splits the
     /// targets into those who share a presence room with the sender (or are the sender) and the others.
-    static let shareRooms = RedisScript(prelude + #"""
+    static let shareRooms = RedisScript(prelude + "\n" + #"""
     local sender, anyone = ARGV[6], ARGV[7] == '1'
     local allowed, refused = {}, {}
     for i = 8, #ARGV do
@@ -336,7 +336,7 @@ enum PresenceScripts {
     """#)
 
     /// Counts for gauges and `server:health`: ARGV idle (ms) for live sessions; forgets idle sessions.
-    static let counts = RedisScript(prelude + #"""
+    static let counts = RedisScript(prelude + "\n" + #"""
     local idle = tonumber(ARGV[6])
     redis.call('ZREMRANGEBYSCORE', 'presence:sessions', '-inf', NOW - idle)
     return cjson.encode({
