@@ -45,9 +45,11 @@ public struct CommandHandler: Sendable {
         let user = principal.userId
         switch message.payload {
         case let command as PresenceUpdate:
-            guard let rooms = try await store.setStatus(command.status, socket: socket, id: id, now: now) else { return [] }
+            guard let audience = try await store.setStatus(command.status, socket: socket, id: id, now: now) else {
+                return []
+            }
             var deliveries = PresencePlanner.presenceUpdated(
-                userId: user, status: command.status.rawValue, rooms: rooms, at: now)
+                userId: user, status: command.status.rawValue, audience: audience, at: now)
             if let ack = reply.ack(PresencePlanner.presenceData(userId: user, status: command.status.rawValue, at: now)) {
                 deliveries.append(ack)
             }
@@ -75,7 +77,7 @@ public struct CommandHandler: Sendable {
                 socket: socket, deviceInfo: command.deviceInfo, ipAddress: address, id: id, now: now) {
             case .created(let session, let online):
                 Counter(label: "presence_sessions_created_total").increment()
-                let presence = online ? PresencePlanner.presenceUpdated(userId: user, status: "online", rooms: [], at: now) : []
+                let presence = online ? PresencePlanner.presenceUpdated(userId: user, status: "online", at: now) : []
                 return presence + PresencePlanner.sessionCreated(session, userId: user, reply: reply)
             case .existing(let sessionId):
                 return [reply.event(.sessionError, [

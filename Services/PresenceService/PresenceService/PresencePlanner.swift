@@ -54,18 +54,35 @@ public enum PresencePlanner {
         ["userId": .string(userId), "status": .string(status), "timestamp": .string(Timestamp.string(from: now))]
     }
 
-    /// `presence:updated` to the user's own sockets and to every presence room they are in.
-    public static func presenceUpdated(userId: String, status: String, rooms: [String], at now: Date) -> [Delivery] {
+    /// `presence:updated` to all the user's own sockets (a user in no room).
+    public static func presenceUpdated(userId: String, status: String, at now: Date) -> [Delivery] {
+        [Delivery.event(ServerEvent.presenceUpdated.rawValue, data: presenceData(userId: userId, status: status, at: now),
+                        to: .user(userId))]
+    }
+
+    /// `presence:updated` to every presence room the user is in (its own sockets there included) and directly to
+    /// the user's sockets in no room. A member who shares several rooms with the user hears it once per room, each
+    /// copy naming its `roomId`.
+    public static func presenceUpdated(userId: String, status: String, audience: PresenceAudience, at now: Date)
+        -> [Delivery]
+    {
         let data = presenceData(userId: userId, status: status, at: now)
-        return [Delivery.event(ServerEvent.presenceUpdated.rawValue, data: data, to: .user(userId))]
-            + rooms.map { Delivery.event(ServerEvent.presenceUpdated.rawValue, data: data, to: .room(Rooms.presence($0))) }
+        guard !audience.rooms.isEmpty else { return presenceUpdated(userId: userId, status: status, at: now) }
+        return audience.rooms.map { roomUpdate(data, roomId: $0) }
+            + audience.directSockets.map { Delivery.event(
+                ServerEvent.presenceUpdated.rawValue, data: data, to: .socket($0.socketId), gatewayId: $0.gatewayId) }
+    }
+
+    private static func roomUpdate(_ data: JSONValue, roomId: String) -> Delivery {
+        var members = data.objectValue ?? [:]
+        members["roomId"] = .string(roomId)
+        return Delivery.event(ServerEvent.presenceUpdated.rawValue, data: .object(members), to: .room(Rooms.presence(roomId)))
     }
 
     /// A socket arrived: `presence:updated online` when its user came online with it.
     public static func arrival(_ arrival: SocketArrival, at now: Date) -> [Outgoing] {
         guard arrival.online else { return [] }
-        return presenceUpdated(userId: arrival.userId, status: "online", rooms: [], at: now)
-            .map { Outgoing($0, key: arrival.userId) }
+        return presenceUpdated(userId: arrival.userId, status: "online", at: now).map { Outgoing($0, key: arrival.userId) }
     }
 
     /// A socket is gone: `session:ended` to the user's other sockets for its session; when it was the user's last
@@ -80,9 +97,7 @@ public enum PresencePlanner {
         }
         if removal.offline {
             let data = presenceData(userId: removal.userId, status: "offline", at: now)
-            deliveries += removal.leftRooms.map {
-                Delivery.event(ServerEvent.presenceUpdated.rawValue, data: data, to: .room(Rooms.presence($0)))
-            }
+            deliveries += removal.leftRooms.map { roomUpdate(data, roomId: $0) }
         }
         deliveries += removal.leftRooms.map { memberLeft(userId: removal.userId, roomId: $0) }
         return deliveries.map { Outgoing($0, key: removal.userId) }
@@ -106,7 +121,7 @@ public enum PresencePlanner {
         -> [Delivery]
     {
         var deliveries: [Delivery] = []
-        if outcome.online { deliveries += presenceUpdated(userId: userId, status: "online", rooms: [], at: now) }
+        if outcome.online { deliveries += presenceUpdated(userId: userId, status: "online", at: now) }
         deliveries.append(reply.control(DeliveryControl(action: .join, room: Rooms.presence(roomId))))
         if outcome.newMember { deliveries.append(memberJoined(userId: userId, roomId: roomId)) }
         deliveries.append(reply.event(.presenceRoomMembers, [

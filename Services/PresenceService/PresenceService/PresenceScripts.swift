@@ -244,7 +244,7 @@ enum PresenceScripts {
     end)
     """#)
 
-    /// `presence:update`: ARGV socket, user, gateway, status.
+    /// `presence:update`: ARGV socket, user, gateway, status. Returns the user's rooms and their sockets in none.
     static let setStatus = RedisScript(prelude + "\n" + #"""
     local sid, user, gw, status = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
     return memoized(function()
@@ -253,7 +253,14 @@ enum PresenceScripts {
       redis.call('SET', k('status', user), status, 'EX', TTL)
       local rooms = redis.call('SMEMBERS', k('user-rooms', user))
       table.sort(rooms)
-      return {rooms = rooms}
+      -- The user's sockets in no room hear it directly; the others hear it through their rooms (once each).
+      local direct = {}
+      for _, socket in ipairs(redis.call('SMEMBERS', k('user-sockets', user))) do
+        if redis.call('SCARD', k('socket-rooms', socket)) == 0 then
+          table.insert(direct, {socketId = socket, gatewayId = redis.call('HGET', k('socket', socket), 'gateway') or nil})
+        end
+      end
+      return {rooms = rooms, direct = direct}
     end)
     """#)
 

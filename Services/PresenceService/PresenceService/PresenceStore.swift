@@ -101,14 +101,18 @@ public struct PresenceStore: Sendable {
 
     // MARK: Presence and rooms
 
-    /// Sets the user's status; returns the rooms the user is in (nil when the socket had already gone).
+    /// Sets the user's status; returns who must hear it (nil when the socket had already gone).
     public func setStatus(_ status: PresenceStatus, socket: SocketRef, id: UUID, now: Date = Date()) async throws
-        -> [String]?
+        -> PresenceAudience?
     {
         let result = try await run(PresenceScripts.setStatus, memo: id, now: now,
                                    [socket.socketId, socket.userId, socket.gatewayId, status.rawValue])
         guard result["closed"]?.boolValue != true else { return nil }
-        return result["rooms"].luaStrings
+        let direct = result["direct"].luaList.compactMap { json -> ReplyAddress? in
+            guard let socketId = json["socketId"]?.stringValue else { return nil }
+            return ReplyAddress(socketId: socketId, gatewayId: json["gatewayId"]?.stringValue ?? socket.gatewayId)
+        }
+        return PresenceAudience(rooms: result["rooms"].luaStrings, directSockets: direct)
     }
 
     /// Adds the socket to presence room `roomId`.
