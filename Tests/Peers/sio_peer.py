@@ -11,9 +11,12 @@ Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
                   "match": {"userId": "u1"}},   # match: the event's first argument contains these members
                  {"client": "a", "wait_ack": "event", "count": 1, "timeout": 20},
                  {"touch": "/tmp/file"}, {"wait_file": "/tmp/other", "timeout": 60},  # sync with the test
+                 {"client": "a", "emit": "event", "data_file": "/tmp/data.json"},  # data the test wrote meanwhile
+                 {"client": "a", "wait_disconnected": true, "timeout": 20},
                  {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
                                                      "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
+`touch` writes what every client saw so far (the JSON printed at the end) to the file.
 Bytes travel as {"$bytes": "<base64>"} in both directions.
 """
 import base64
@@ -146,9 +149,12 @@ def main():
         if "sleep" in step:
             time.sleep(step["sleep"])
             continue
-        if "touch" in step:  # tells the test that the plan got here
-            with open(step["touch"], "w") as f:
-                f.write("1")
+        if "touch" in step:  # tells the test that the plan got here, with what every client saw so far
+            with lock:
+                snapshot = json.dumps(results)
+            with open(step["touch"] + ".tmp", "w") as f:
+                f.write(snapshot)
+            os.replace(step["touch"] + ".tmp", step["touch"])
             continue
         if "wait_file" in step:  # until the test creates this file (bounded)
             deadline = time.time() + step.get("timeout", 60)
@@ -175,6 +181,10 @@ def main():
                     if sum(1 for event, _ in record["acks"] if event == step["wait_ack"]) >= step.get("count", 1):
                         break
                 time.sleep(0.02)
+        elif "wait_disconnected" in step:  # until the server has disconnected the client (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while not record["disconnected"] and time.time() < deadline:
+                time.sleep(0.02)
         elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
@@ -183,6 +193,9 @@ def main():
             if "sign_and_verify" in step:
                 with lock:
                     step = dict(step, emit="biometric:verify", data=signed_verify(step["sign_and_verify"], record))
+            if "data_file" in step:  # the event's data, written by the test while the plan runs
+                with open(step["data_file"]) as f:
+                    step = dict(step, data=json.load(f))
             data = to_wire(step.get("data"))
             args = () if "data" not in step else (data,)
             if step.get("ack"):

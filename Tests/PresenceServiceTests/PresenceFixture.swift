@@ -162,9 +162,15 @@ final class PresenceFixture: Sendable {
         }
     }
 
-    /// Creates `path` so a waiting peer goes on.
-    func release(_ path: String) throws {
-        try Data("1".utf8).write(to: URL(fileURLWithPath: path))
+    /// Creates `path` (with `data` as JSON for a `data_file` step) so a waiting peer goes on.
+    func release(_ path: String, data: [String: Any] = [:]) throws {
+        try JSONSerialization.data(withJSONObject: data).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// What every client had seen when the peer passed its `touch` step for `path`.
+    func snapshot(_ path: String) throws -> [String: PeerClient] {
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        return (json.objectValue ?? [:]).mapValues(PeerClient.init)
     }
 
     // MARK: Registry
