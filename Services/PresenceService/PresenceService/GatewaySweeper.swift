@@ -48,7 +48,8 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
             guard try await store.acquire("sweep:\(gatewayId)", owner: instanceId, ttl: .seconds(30)) else { continue }
             guard let removals = try await store.expireGateway(gatewayId, now: now) else { continue }
             Counter(label: "presence_gateways_expired_total").increment()
-            logger.warning("gateway silent past its grace: its sockets are cleaned up", metadata: [
+            // A gateway that shut down cleanly has no sockets left by now; one that died leaves some behind.
+            logger.log(level: removals.isEmpty ? .info : .warning, "gateway silent past its grace: forgotten", metadata: [
                 "gateway.id": "\(gatewayId)", "presence.removed": "\(removals.count)",
             ])
             try await dispatcher.send(removals.flatMap { PresencePlanner.removal($0, at: now) })
