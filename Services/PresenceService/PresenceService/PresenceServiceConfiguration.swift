@@ -44,12 +44,7 @@ public struct PresenceServiceConfiguration: Sendable {
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         common = try CommonConfiguration(
             serviceName: Self.serviceName, defaultHTTPPort: Self.defaultHTTPPort, environment: environment)
-        let url = environment.string("REDIS_URL", default: RedisConfiguration.defaultURL)
-        do {
-            redis = try RedisConfiguration(url: url.isEmpty ? RedisConfiguration.defaultURL : url)
-        } catch {
-            throw ConfigurationError(code: .invalid, variable: "REDIS_URL", reason: "\(error)")
-        }
+        redis = try environment.redis()
         groupId = environment.string("PRESENCE_GROUP_ID", default: Self.serviceName)
         gatewayGrace = try environment.optionalDurationSeconds(
             "GATEWAY_GRACE_SECONDS", range: .seconds(1)...(.seconds(3 * 3600)))
