@@ -211,6 +211,34 @@ struct PresenceStoreTests {
         }
     }
 
+    @Test("a recovered socket (same id, any gateway) is registered again and gets its presence rooms back once")
+    func recoveredSocket() async throws {
+        try await withStore { store in
+            _ = try await connect(store, "s1", user: "u1")
+            _ = try await store.join("team-1", socket: SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1"), id: UUID())
+            #expect(try await disconnect(store, "s1", user: "u1").first?.leftRooms == ["team-1"])
+            // The client recovers its socket on gw2; the gateway restores its rooms and reports them.
+            #expect(try await connect(store, "s1", user: "u1", gateway: "gw2")?.online == true)
+            let rooms = ConnectionRooms(gatewayId: "gw2", socketId: "s1", userId: "u1",
+                                        rooms: ["biometric:r1", "room:team-1"], streams: [], disconnected: false)
+            #expect(try await store.restoreRooms(rooms, id: UUID()) == ["team-1"])
+            #expect(try await store.isMember("team-1", userId: "u1"))
+            #expect(try await store.restoreRooms(rooms, id: UUID()).isEmpty, "only the first record after a recovery")
+            let liveness = GatewayLiveness(gatewayId: "gw2", intervalSeconds: 1, socketCount: 1,
+                                           sockets: [LivenessSocket(socketId: "s1", userId: "u1")])
+            #expect(try await store.liveness(liveness, grace: .seconds(3), reportedAt: Date(), id: UUID()).removals.isEmpty)
+
+            // Recovered on gw2 before gw1's disconnect record is read: that late record no longer removes it.
+            _ = try await connect(store, "s2", user: "u2")
+            _ = try await connect(store, "s2", user: "u2", gateway: "gw2")
+            #expect(try await disconnect(store, "s2", user: "u2").isEmpty)
+            #expect(try await store.redis.smembers("presence:gateway:gw2") == ["s1", "s2"])
+            #expect(try await store.redis.smembers("presence:gateway:gw1").isEmpty)
+            #expect(try await store.counts().users == 2)
+            #expect(try await disconnect(store, "s2", user: "u2", gateway: "gw2").first?.offline == true)
+        }
+    }
+
     @Test("broadcast:to-users reaches users sharing a room, the sender, or anyone for an admin")
     func sharedRooms() async throws {
         try await withStore { store in

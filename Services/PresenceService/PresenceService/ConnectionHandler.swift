@@ -3,8 +3,9 @@ import Logging
 import Messages
 import Metrics
 
-/// Keeps the registry in step with `gateway.connections` (connected, disconnected, liveness) and publishes what
-/// changes: online/offline presence, members leaving rooms, sessions ending with their socket.
+/// Keeps the registry in step with `gateway.connections` (connected, disconnected, liveness, the rooms of recovered
+/// sockets) and publishes what changes: online/offline presence, members leaving (and after a recovery rejoining)
+/// rooms, sessions ending with their socket.
 public struct ConnectionHandler: Sendable {
     private let store: PresenceStore
     private let dispatcher: DeliveryDispatcher
@@ -32,6 +33,16 @@ public struct ConnectionHandler: Sendable {
             case let event as ConnectionDisconnected:
                 let removals = try await store.disconnected(event, id: id, now: now)
                 return removals.flatMap { PresencePlanner.removal($0, at: now) }
+            case let record as ConnectionRooms:
+                // Rooms of a recoverable socket: they matter here only right after a recovery (see the README).
+                guard !record.disconnected else { return [] }
+                let joined = try await store.restoreRooms(record, id: id, now: now)
+                if !joined.isEmpty {
+                    Counter(label: "presence_rooms_restored_total").increment(by: joined.count)
+                }
+                return joined.map {
+                    Outgoing(PresencePlanner.memberJoined(userId: record.userId, roomId: $0), key: record.userId)
+                }
             case let report as GatewayLiveness:
                 let (removals, arrivals) = try await store.liveness(
                     report, grace: grace(report.intervalSeconds), reportedAt: message.header.occurredAt, id: id, now: now)

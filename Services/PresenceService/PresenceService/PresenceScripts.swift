@@ -39,10 +39,10 @@ enum PresenceScripts {
       return result
     end
 
-    -- Registers a socket unless it is known or was closed; returns 'new', 'known' or 'closed', and whether its user
-    -- just came online.
+    -- Registers a socket unless it is known or was closed on this gateway; returns 'new', 'known' or 'closed', and
+    -- whether its user just came online.
     local function ensureSocket(sid, user, gw)
-      if redis.call('EXISTS', k('gone', sid)) == 1 then return 'closed', false end
+      if redis.call('GET', k('gone', sid)) == gw then return 'closed', false end
       local skey = k('socket', sid)
       local known = redis.call('HGET', skey, 'user')
       if known then
@@ -101,17 +101,20 @@ enum PresenceScripts {
       return {sessionId = id, userId = fields[1], socketId = fields[2] or nil, gatewayId = fields[3] or nil}
     end
 
-    -- Removes a socket everywhere (rooms, session, user, gateway) and leaves a tombstone so a late liveness list
-    -- does not bring it back; returns what changed, or nil when the socket was unknown.
-    local function removeSocket(sid)
+    -- Removes a socket of gateway `gw` everywhere (rooms, session, user, gateway) and leaves a tombstone naming the
+    -- gateway, so its late liveness list does not bring it back; returns what changed, or nil when the socket was
+    -- unknown or has moved to another gateway meanwhile (a recovered socket keeps its id).
+    local function removeSocket(sid, gw)
       local skey = k('socket', sid)
-      redis.call('SET', k('gone', sid), '1', 'EX', GONE_TTL)
+      redis.call('SREM', k('gateway', gw), sid)
       local user = redis.call('HGET', skey, 'user')
+      local current = redis.call('HGET', skey, 'gateway')
+      if user and current and current ~= gw then return nil end
+      redis.call('SET', k('gone', sid), gw, 'EX', GONE_TTL)
       if not user then
         redis.call('DEL', skey, k('socket-rooms', sid))
         return nil
       end
-      local gw = redis.call('HGET', skey, 'gateway') or ''
       local session = redis.call('HGET', skey, 'session')
       local left = {}
       for _, room in ipairs(redis.call('SMEMBERS', k('socket-rooms', sid))) do
@@ -124,7 +127,6 @@ enum PresenceScripts {
         if removed then ended = session end
       end
       redis.call('DEL', skey, k('socket-rooms', sid))
-      if gw ~= '' then redis.call('SREM', k('gateway', gw), sid) end
       redis.call('SREM', k('user-sockets', user), sid)
       redis.call('SREM', 'presence:sockets', sid)
       local offline = false
@@ -150,19 +152,32 @@ enum PresenceScripts {
     local gw, sid, user, remote, connectedAt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
     return memoized(function()
       redis.call('ZADD', 'presence:gateways', 'NX', NOW + DEFAULT_GRACE, gw)
+      -- A socket id seen before is a recovered socket (connection-state recovery keeps the id, on any gateway): it
+      -- moves here, and the gateway's first `connection:rooms` for it restores its presence rooms.
+      local skey = k('socket', sid)
+      local recovered = redis.call('EXISTS', k('gone', sid)) == 1
+      redis.call('DEL', k('gone', sid))
+      local previous = redis.call('HGET', skey, 'gateway')
+      if previous and previous ~= gw and redis.call('HGET', skey, 'user') == user then
+        redis.call('SREM', k('gateway', previous), sid)
+        redis.call('SADD', k('gateway', gw), sid)
+        redis.call('HSET', skey, 'gateway', gw)
+        recovered = true
+      end
       local state, online = ensureSocket(sid, user, gw)
       if state ~= 'closed' then
-        redis.call('HSET', k('socket', sid), 'remoteAddress', remote, 'connectedAt', connectedAt, 'connectedAtMs', NOW)
+        redis.call('HSET', skey, 'remoteAddress', remote, 'connectedAt', connectedAt, 'connectedAtMs', NOW)
+        if recovered then redis.call('HSET', skey, 'restoreRooms', '1') end
       end
       return {socketId = sid, userId = user, state = state, online = online}
     end)
     """#)
 
-    /// `connection:disconnected`: ARGV socket.
+    /// `connection:disconnected`: ARGV gateway, socket.
     static let disconnected = RedisScript(prelude + "\n" + #"""
-    local sid = ARGV[6]
+    local gw, sid = ARGV[6], ARGV[7]
     return memoized(function()
-      local removal = removeSocket(sid)
+      local removal = removeSocket(sid, gw)
       return {removals = {removal}}
     end)
     """#)
@@ -183,7 +198,7 @@ enum PresenceScripts {
           if not present[sid] then
             local at = tonumber(redis.call('HGET', k('socket', sid), 'connectedAtMs') or '0') or 0
             if at < reportedAt - 1000 then
-              local removal = removeSocket(sid)
+              local removal = removeSocket(sid, gw)
               if removal then table.insert(removals, removal) end
             end
           end
@@ -214,12 +229,31 @@ enum PresenceScripts {
       if not deadline or tonumber(deadline) > NOW then return {removals = {}, expired = false} end
       local removals = {}
       for _, sid in ipairs(redis.call('SMEMBERS', k('gateway', gw))) do
-        local removal = removeSocket(sid)
+        local removal = removeSocket(sid, gw)
         if removal then table.insert(removals, removal) end
       end
       redis.call('DEL', k('gateway', gw))
       redis.call('ZREM', 'presence:gateways', gw)
       return {removals = removals, expired = true}
+    end)
+    """#)
+
+    /// `connection:rooms` of a recovered socket: ARGV gateway, socket, user, then presence room ids. Only the first
+    /// record after the recovery restores (adds) memberships; later ones change nothing, rooms follow the commands.
+    static let restoreRooms = RedisScript(prelude + "\n" + #"""
+    local gw, sid, user = ARGV[6], ARGV[7], ARGV[8]
+    return memoized(function()
+      local skey = k('socket', sid)
+      if redis.call('HGET', skey, 'restoreRooms') ~= '1' or redis.call('HGET', skey, 'gateway') ~= gw
+          or redis.call('HGET', skey, 'user') ~= user then
+        return {joined = {}}
+      end
+      redis.call('HDEL', skey, 'restoreRooms')
+      local joined = {}
+      for i = 9, #ARGV do
+        if joinRoom(sid, user, ARGV[i]) then table.insert(joined, ARGV[i]) end
+      end
+      return {joined = joined}
     end)
     """#)
 

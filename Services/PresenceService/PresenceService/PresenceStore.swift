@@ -67,8 +67,19 @@ public struct PresenceStore: Sendable {
 
     /// Removes a disconnected socket.
     public func disconnected(_ event: ConnectionDisconnected, id: UUID, now: Date = Date()) async throws -> [SocketRemoval] {
-        let result = try await run(PresenceScripts.disconnected, memo: id, now: now, [event.socketId])
+        let result = try await run(PresenceScripts.disconnected, memo: id, now: now, [event.gatewayId, event.socketId])
         return result["removals"].luaList.compactMap(SocketRemoval.init)
+    }
+
+    /// Restores the presence rooms of a recovered socket from its gateway's first `connection:rooms` after the
+    /// recovery; returns the room ids its user joined anew (empty for any other rooms record).
+    public func restoreRooms(_ record: ConnectionRooms, id: UUID, now: Date = Date()) async throws -> [String] {
+        let prefix = Rooms.presence("")
+        let roomIds = record.rooms.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            .filter(PresencePolicy.isPresenceRoomId)
+        let result = try await run(PresenceScripts.restoreRooms, memo: id, now: now,
+                                   [record.gatewayId, record.socketId, record.userId] + roomIds)
+        return result["joined"].luaStrings
     }
 
     /// Applies a liveness report: the gateway's new deadline, and with a socket list, the sockets it no longer lists
