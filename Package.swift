@@ -186,6 +186,8 @@ let package = Package(
             name: "PresenceServiceTests",
             dependencies: [
                 "PresenceService", "Gateway", "Kafka", "Messages", "Runtime", "Redis", "Auth", "TestSupport",
+                // A recovering client (connection-state recovery) through the SDK's transport.
+                "BiometricsClient", "SocketIO", .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),

@@ -26,6 +26,7 @@ final class PresenceFixture: Sendable {
     let directory: URL
     let gatewayA: RunningApplication<GatewayApplication>
     let gatewayAURL: String
+    let gatewayAId: String
     let gatewayB: ChildProcess
     let gatewayBId: String
     let gatewayBURL: String
@@ -34,7 +35,8 @@ final class PresenceFixture: Sendable {
     /// A client of the same redis-server, to look at the registry.
     let redis: RedisClient
 
-    init() async throws {
+    /// Starts everything; `gatewayEnvironment` adds to (or overrides) both gateways' variables.
+    init(gatewayEnvironment extra: [String: String] = [:]) async throws {
         MetricsBootstrap.bootstrap()
         var logger = Logger(label: "presence-test")
         logger.logLevel = .warning
@@ -50,11 +52,12 @@ final class PresenceFixture: Sendable {
             "ACK_TIMEOUT_MS": "30000", "LIVENESS_INTERVAL_SECONDS": "1",
             // The gateway's own per-gateway health report would mix with the presence service's in these tests.
             "HEALTH_INTERVAL_SECONDS": "3600",
-        ]
+        ].merging(extra) { $1 }
 
         var environmentA = gatewayEnvironment
         environmentA["GATEWAY_PORT"] = "0"
-        environmentA["INSTANCE_ID"] = "gw-a-\(UUID().uuidString.prefix(8).lowercased())"
+        gatewayAId = "gw-a-\(UUID().uuidString.prefix(8).lowercased())"
+        environmentA["INSTANCE_ID"] = gatewayAId
         let application = try await GatewayApplication(
             configuration: try GatewayConfiguration(environment: EnvironmentReader(environmentA)), logger: logger)
         gatewayA = RunningApplication(application, services: application.services, logger: logger)
@@ -115,8 +118,10 @@ final class PresenceFixture: Sendable {
     }
 
     /// Runs `body` with a fresh fixture and always stops it.
-    static func with(_ body: (PresenceFixture) async throws -> Void) async throws {
-        let fixture = try await PresenceFixture()
+    static func with(gatewayEnvironment: [String: String] = [:], _ body: (PresenceFixture) async throws -> Void)
+        async throws
+    {
+        let fixture = try await PresenceFixture(gatewayEnvironment: gatewayEnvironment)
         do {
             try await fixture.waitUntilReady()
             try await body(fixture)
