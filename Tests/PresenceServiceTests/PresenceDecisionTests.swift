@@ -132,11 +132,14 @@ struct PresenceDecisionTests {
         #expect(defaults.idempotencyTTL == .seconds(3600) && defaults.healthInterval == .seconds(30))
         #expect(defaults.broadcastMaxPayloadBytes == 16_384 && defaults.redisRetry == .seconds(30))
         #expect(defaults.redis.port == 6379)
+        #expect(defaults.grace(intervalSeconds: 10) == .seconds(30) && defaults.grace(intervalSeconds: nil) == .seconds(30))
+        #expect(defaults.grace(intervalSeconds: 2) == .seconds(6))
 
         let fixed = try PresenceServiceConfiguration(environment: EnvironmentReader([
             "GATEWAY_GRACE_SECONDS": "12", "PRESENCE_TTL_SECONDS": "40", "PRESENCE_GROUP_ID": "p2",
         ]))
         #expect(fixed.gatewayGrace == .seconds(12) && fixed.keyTTL == .seconds(40) && fixed.groupId == "p2")
+        #expect(fixed.grace(intervalSeconds: 1) == .seconds(12), "a configured grace wins")
 
         for (variable, value) in [
             ("SWEEP_INTERVAL_SECONDS", "0"), ("PRESENCE_TTL_SECONDS", "10"), ("SESSION_IDLE_SECONDS", "x"),

@@ -16,7 +16,7 @@ import Glibc
 
 /// Two gateways on one embedded broker — gateway A in this process, gateway B the built `gateway` executable as a
 /// child process (so it can be killed with SIGKILL) — a real redis-server, and the presence service in this process,
-/// all with short intervals (liveness 1 s, so a gateway's grace is 3 s; sweep 1 s; health 1 s).
+/// all with short intervals (liveness 1 s, a gateway's grace 3 s, sweep 1 s, health 1 s).
 final class PresenceFixture: Sendable {
     static let secret = "presence-tests-secret-0123456789abcdef"
 
@@ -67,6 +67,8 @@ final class PresenceFixture: Sendable {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "REDIS_URL": redisServer.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
             "INSTANCE_ID": "presence-\(UUID().uuidString.prefix(8).lowercased())",
+            // Gateways report every second: a grace of 3 s (also the sweeper's start delay).
+            "GATEWAY_GRACE_SECONDS": "3",
             "SWEEP_INTERVAL_SECONDS": "1", "HEALTH_INTERVAL_SECONDS": "1", "PRESENCE_TTL_SECONDS": "60",
             "REDIS_RETRY_SECONDS": "60",
         ]))

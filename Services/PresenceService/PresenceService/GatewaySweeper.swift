@@ -11,15 +11,18 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
     private let store: PresenceStore
     private let dispatcher: DeliveryDispatcher
     private let interval: Duration
+    private let startDelay: Duration
     private let instanceId: String
     private let logger: Logger
 
-    /// Creates the sweeper.
-    public init(store: PresenceStore, dispatcher: DeliveryDispatcher, interval: Duration, instanceId: String,
-                logger: Logger) {
+    /// Creates the sweeper; it first sweeps `startDelay` after starting (a grace), so that after an outage the
+    /// backlog of liveness records pushes every live gateway's deadline before any gateway can count as dead.
+    public init(store: PresenceStore, dispatcher: DeliveryDispatcher, interval: Duration, startDelay: Duration,
+                instanceId: String, logger: Logger) {
         self.store = store
         self.dispatcher = dispatcher
         self.interval = interval
+        self.startDelay = startDelay
         self.instanceId = instanceId
         self.logger = logger
     }
@@ -29,6 +32,8 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
 
     /// Sweeps until graceful shutdown.
     public func run() async throws {
+        try? await refreshGauges()
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: startDelay) }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await sweepOnce()

@@ -70,7 +70,7 @@ public struct PresenceServiceApplication: Sendable {
             logger: logger)
         sweeper = GatewaySweeper(
             store: store, dispatcher: dispatcher, interval: configuration.sweepInterval,
-            instanceId: common.instanceId, logger: logger)
+            startDelay: configuration.grace(intervalSeconds: nil), instanceId: common.instanceId, logger: logger)
         let health = ServerHealthPublisher(
             store: store, producer: producer, interval: configuration.healthInterval, instanceId: common.instanceId,
             logger: logger)

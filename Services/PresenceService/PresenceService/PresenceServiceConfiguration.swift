@@ -70,8 +70,8 @@ public struct PresenceServiceConfiguration: Sendable {
         }
     }
 
-    /// The grace of a gateway that reports every `intervalSeconds`.
-    func grace(intervalSeconds: Int?) -> Duration {
+    /// The grace of a gateway that reports every `intervalSeconds` (nil: before its first report).
+    public func grace(intervalSeconds: Int?) -> Duration {
         if let gatewayGrace { return gatewayGrace }
         guard let intervalSeconds else { return Self.defaultGrace }
         return .seconds(Self.graceIntervals * max(1, intervalSeconds))
