@@ -8,9 +8,13 @@ import Runtime
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// At-least-once consumption, handled once: the same command envelope twice produces one set of deliveries; a
 /// command the service cannot handle goes to `deadletter` and does not block its partition.
-@Suite("presence service: redeliveries and poison records", .timeLimit(.minutes(3)))
+@Suite("presence service: redeliveries, poison records, the executable", .timeLimit(.minutes(3)))
 struct PresenceRedeliveryTests {
     @Test("a redelivered command (same envelope id) is answered once; a command without a principal is dead-lettered")
     func redeliveryAndPoison() async throws {
@@ -72,6 +76,41 @@ struct PresenceRedeliveryTests {
         }
         try await running.stop()
         await service.redis.close()
+        try await redisServer.stop()
+    }
+
+    @Test("the executable answers /ready with Kafka and Redis up, and drains and exits 0 on SIGTERM",
+          .timeLimit(.minutes(2)))
+    func executableLifecycle() async throws {
+        var logger = Logger(label: "presence-executable-test")
+        logger.logLevel = .error
+        let broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+                                        logger: logger)
+        let redisServer = try await RedisServerProcess.start()
+        let port = try Loopback.freePort()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("presence-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let service = try ChildProcess(
+            executable: try PresenceFixture.builtExecutable("presence-service"),
+            environment: [
+                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "REDIS_URL": redisServer.url, "HTTP_PORT": String(port), "LOG_LEVEL": "info",
+            ],
+            logFile: log)
+        do {
+            try await waitUntil("presence-service /ready", timeout: .seconds(60), interval: .milliseconds(100)) {
+                if let status = service.exitStatus { throw FixtureError("exited \(status): \(service.logTail())") }
+                return try await offThePool { Loopback.httpStatus(port: port, path: "/ready") == 200 }
+            }
+            #expect(try await offThePool { Loopback.httpStatus(port: port, path: "/health") } == 200)
+            #expect(service.signal(SIGTERM))
+            let status = await service.waitForExit(timeout: .seconds(40))
+            #expect(status == .exited(0), "after SIGTERM: \(String(describing: status)); \(service.logTail(lines: 30))")
+        } catch {
+            _ = await service.terminate(grace: .seconds(5))
+            try? await redisServer.stop()
+            throw error
+        }
         try await redisServer.stop()
     }
 }
