@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
-                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

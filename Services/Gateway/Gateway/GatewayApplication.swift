@@ -35,8 +35,11 @@ public struct GatewayApplication: Sendable {
         let stats = StatsPublisher(
             configuration: configuration.common,
             producer: EnvelopeProducer(producer: producer, source: context.source), logger: logger)
-        services = [producer, outbound, DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
-                    HealthBroadcaster(context: context), stats, server]
+        let recoveryIndex: [any Service] = context.recovery.map { [$0.index] } ?? []
+        services = [producer, outbound] + recoveryIndex + [
+            DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
+            HealthBroadcaster(context: context), stats, server,
+        ]
     }
 
     /// Whether the gateway accepts connections (what `/ready` answers).

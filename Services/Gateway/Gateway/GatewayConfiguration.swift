@@ -54,6 +54,9 @@ public struct GatewayConfiguration: Sendable {
     public var recoverySecret: String?
     /// `RECOVERY_MAX_REPLAY` (100000): a recovery that would scan more deliveries than this fails (`recovered: false`).
     public var recoveryMaxReplay: Int
+    /// `RECOVERY_HISTORY_ENTRIES` (100000): deliveries of the last window kept in memory for recoveries (older ones
+    /// are read back from Kafka).
+    public var recoveryHistoryEntries: Int
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
@@ -106,6 +109,7 @@ public struct GatewayConfiguration: Sendable {
         recoveryWindow = try environment.durationSeconds("RECOVERY_WINDOW_SECONDS", default: .seconds(120),
                                                          range: .seconds(1)...(.seconds(3600)))
         recoveryMaxReplay = try environment.int("RECOVERY_MAX_REPLAY", default: 100_000, range: 0...100_000_000)
+        recoveryHistoryEntries = try environment.int("RECOVERY_HISTORY_ENTRIES", default: 100_000, range: 0...10_000_000)
         recoverySecret = environment.optionalString("RECOVERY_SECRET")
         if let secret = recoverySecret, secret.utf8.count < 32 {
             throw ConfigurationError(code: .invalid, variable: "RECOVERY_SECRET", reason: "must be at least 32 bytes")

@@ -24,11 +24,13 @@ final class GatewayContext: Sendable {
 
     init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) throws {
         let partitions = Topics.spec(named: Topics.gatewayDeliveries)?.partitions ?? 1
-        deliveryCut = DeliveryCut(partitions: partitions)
-        if configuration.recoveryMode != .off, let secret = configuration.recoverySecret {
+        let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
+        deliveryCut = DeliveryCut(partitions: partitions,
+                                  historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)
+        if recoverable, let secret = configuration.recoverySecret {
             recovery = try SessionRecovery(
                 secret: secret, window: configuration.recoveryWindow, maxReplay: Int64(configuration.recoveryMaxReplay),
-                partitions: partitions, kafka: configuration.common.kafka, logger: logger)
+                partitions: partitions, cut: deliveryCut, kafka: configuration.common.kafka, logger: logger)
         } else {
             recovery = nil
         }
