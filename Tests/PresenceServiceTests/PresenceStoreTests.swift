@@ -239,6 +239,27 @@ struct PresenceStoreTests {
         }
     }
 
+    @Test("an idle session (no heartbeat for SESSION_IDLE_SECONDS) is no longer listed nor counted; locks are exclusive")
+    func idleSessionsAndLocks() async throws {
+        try await withStore { store in
+            _ = try await connect(store, "s1", user: "u1")
+            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            let start = Date()
+            _ = try await store.createSession(socket: socket, deviceInfo: "d", ipAddress: "1.2.3.4", id: UUID(), now: start)
+            let idle = Self.settings.sessionIdle
+            let beforeIdle = start.addingTimeInterval(Double(idle.components.seconds) - 1)
+            #expect(try await store.sessions(userId: "u1", now: beforeIdle).count == 1)
+            #expect(try await store.counts(now: beforeIdle).sessions == 1)
+            let afterIdle = start.addingTimeInterval(Double(idle.components.seconds) + 1)
+            #expect(try await store.sessions(userId: "u1", now: afterIdle).isEmpty)
+            #expect(try await store.counts(now: afterIdle).sessions == 0)
+
+            #expect(try await store.acquire("health", owner: "p1", ttl: .seconds(5)))
+            #expect(try await store.acquire("health", owner: "p2", ttl: .seconds(5)) == false, "one instance per interval")
+            #expect(try await store.acquire("sweep:gw1", owner: "p2", ttl: .seconds(5)))
+        }
+    }
+
     @Test("broadcast:to-users reaches users sharing a room, the sender, or anyone for an admin")
     func sharedRooms() async throws {
         try await withStore { store in
