@@ -22,10 +22,12 @@ final class GatewayContext: Sendable {
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
 
-    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) throws {
-        let partitions = Topics.spec(named: Topics.gatewayDeliveries)?.partitions ?? 1
+    /// `partitions` counts the partitions of the topics recovery reads (as the cluster has them, which may differ
+    /// from `Topics`' defaults).
+    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound,
+         partitions: RecoveryPartitions, logger: Logger) throws {
         let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
-        deliveryCut = DeliveryCut(partitions: partitions,
+        deliveryCut = DeliveryCut(partitions: partitions.deliveries,
                                   historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)
         if recoverable, let secret = configuration.recoverySecret {
             recovery = try SessionRecovery(

@@ -24,13 +24,15 @@ final class RecoveryIndex: Service, Sendable {
 
     private let admin: KafkaAdmin
     private let kafka: KafkaConfiguration
+    private let partitions: Int
     private let retention: TimeInterval
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(admin: KafkaAdmin, kafka: KafkaConfiguration, window: Duration, logger: Logger) {
+    init(admin: KafkaAdmin, kafka: KafkaConfiguration, partitions: Int, window: Duration, logger: Logger) {
         self.admin = admin
         self.kafka = kafka
+        self.partitions = partitions
         retention = Double(window.components.seconds) * 1.5 + 5
         self.logger = logger
     }
@@ -40,7 +42,6 @@ final class RecoveryIndex: Service, Sendable {
 
     /// Reads from 1.5 windows ago, then follows the topic until graceful shutdown.
     func run() async throws {
-        let partitions = Topics.spec(named: Topics.gatewayConnections)?.partitions ?? 1
         let since = Date().addingTimeInterval(-retention)
         var assignment: [TopicPartition: KafkaOffset] = [:]
         var ends: [Int32: Int64] = [:]
@@ -83,7 +84,6 @@ final class RecoveryIndex: Service, Sendable {
     /// the topic now (the old gateway may have written it a moment ago).
     func lookup(_ socketId: String) async throws -> Record? {
         if let record = state.withLock({ $0.records[socketId] }) { return record }
-        let partitions = Topics.spec(named: Topics.gatewayConnections)?.partitions ?? 1
         var ends: [Int32: Int64] = [:]
         for index in 0..<partitions {
             ends[Int32(index)] = try await admin.watermarks(
