@@ -147,9 +147,9 @@ enum PresenceScripts {
     end
     """#
 
-    /// `connection:connected`: ARGV gateway, socket, user, remote address, connectedAt (RFC 3339).
+    /// `connection:connected`: ARGV gateway, socket, user, remote address, connectedAt (RFC 3339, then Unix ms).
     static let connected = RedisScript(prelude + "\n" + #"""
-    local gw, sid, user, remote, connectedAt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+    local gw, sid, user, remote, connectedAt, connectedAtMs = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
     return memoized(function()
       redis.call('ZADD', 'presence:gateways', 'NX', NOW + DEFAULT_GRACE, gw)
       -- A socket id seen before is a recovered socket (connection-state recovery keeps the id, on any gateway): it
@@ -166,7 +166,8 @@ enum PresenceScripts {
       end
       local state, online = ensureSocket(sid, user, gw)
       if state ~= 'closed' then
-        redis.call('HSET', skey, 'remoteAddress', remote, 'connectedAt', connectedAt, 'connectedAtMs', NOW)
+        -- The gateway's clock, like the time of its liveness reports that this is compared with.
+        redis.call('HSET', skey, 'remoteAddress', remote, 'connectedAt', connectedAt, 'connectedAtMs', connectedAtMs)
         if recovered then redis.call('HSET', skey, 'restoreRooms', '1') end
       end
       return {socketId = sid, userId = user, state = state, online = online}

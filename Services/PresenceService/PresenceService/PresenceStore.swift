@@ -60,6 +60,7 @@ public struct PresenceStore: Sendable {
     public func connected(_ event: ConnectionConnected, id: UUID, now: Date = Date()) async throws -> SocketArrival? {
         let result = try await run(PresenceScripts.connected, memo: id, now: now, [
             event.gatewayId, event.socketId, event.userId, event.remoteAddress, Timestamp.string(from: event.connectedAt),
+            String(Self.milliseconds(event.connectedAt)),
         ])
         guard result["state"]?.stringValue != "closed" else { return nil }
         return SocketArrival(socketId: event.socketId, userId: event.userId, online: result["online"]?.boolValue ?? false)
