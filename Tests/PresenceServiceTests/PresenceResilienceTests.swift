@@ -32,10 +32,13 @@ struct PresenceResilienceTests {
                 steps.append(["client": name, "wait_ack": "presence:join-room"])
             }
             steps += [
+                ["client": "catB", "emit": "session:create", "data": ["deviceInfo": "tab on B"], "ack": true],
+                ["client": "catB", "wait_ack": "session:create"],
                 ["touch": joined],
                 ["client": "ann", "wait_for": "presence:updated", "match": ["userId": "ben-k", "status": "offline"],
                  "timeout": 60],
                 ["client": "ann", "wait_for": "presence:member-left", "match": ["userId": "ben-k"], "timeout": 60],
+                ["client": "catA", "wait_for": "session:ended", "match": ["reason": "disconnected"], "timeout": 60],
                 ["touch": swept], ["wait_file": checked],
                 ["client": "dan", "emit": "presence:update", "data": ["status": "away"]],
                 ["client": "ann", "wait_for": "presence:updated", "match": ["userId": "dan-k", "status": "away"]],
@@ -52,6 +55,8 @@ struct PresenceResilienceTests {
             #expect(try await fixture.status(of: "ben-k") == nil)
             #expect(try await fixture.sockets(of: "ben-k").isEmpty)
             #expect(try await fixture.sockets(of: "cat-k").count == 1)
+            #expect(try await fixture.presence.application.store.sessions(userId: "cat-k").isEmpty,
+                    "the dead gateway's session ended with its socket")
             #expect(try await fixture.status(of: "ann-k") == "online")
             #expect(try await fixture.status(of: "dan-k") == "online")
             #expect(try await fixture.presence.application.store.counts().gateways == 1)
@@ -66,6 +71,10 @@ struct PresenceResilienceTests {
             #expect(ann.payloads(named: "presence:member-left").compactMap { $0["userId"]?.stringValue } == ["ben-k"])
             #expect(ann.stillConnected && seen["dan"]?.stillConnected == true && seen["catA"]?.stillConnected == true)
             #expect(seen["ben"]?.stillConnected == false)
+            let catsSession = seen["catB"]?.acks(for: "session:create").first?["session"]?["id"]
+            #expect(catsSession != nil)
+            #expect(seen["catA"]?.payloads(named: "session:ended").first?["sessionId"] == catsSession,
+                    "cat's other tab hears that the dead gateway's session ended")
         }
     }
 
