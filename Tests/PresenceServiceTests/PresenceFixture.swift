@@ -63,16 +63,8 @@ final class PresenceFixture: Sendable {
         gatewayA = RunningApplication(application, services: application.services, logger: logger)
         gatewayAURL = "http://127.0.0.1:\(try await application.server.boundPort())"
 
-        let configuration = try PresenceServiceConfiguration(environment: EnvironmentReader([
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "REDIS_URL": redisServer.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
-            "INSTANCE_ID": "presence-\(UUID().uuidString.prefix(8).lowercased())",
-            // Gateways report every second: a grace of 3 s (also the sweeper's start delay).
-            "GATEWAY_GRACE_SECONDS": "3",
-            "SWEEP_INTERVAL_SECONDS": "1", "HEALTH_INTERVAL_SECONDS": "1", "PRESENCE_TTL_SECONDS": "60",
-            "REDIS_RETRY_SECONDS": "60",
-        ]))
-        let service = try PresenceServiceApplication(configuration: configuration, logger: logger)
+        let service = try PresenceServiceApplication(
+            configuration: Self.presenceConfiguration(broker: broker, redis: redisServer), logger: logger)
         presence = RunningApplication(service, services: service.services, logger: logger)
         redis = try RedisClient(configuration: RedisConfiguration(url: redisServer.url, poolSize: 1), logger: logger)
 
@@ -87,6 +79,28 @@ final class PresenceFixture: Sendable {
             removingEnvironment: ["REDIS_URL"], logFile: directory.appendingPathComponent("gateway-b.log"))
         gatewayBURL = "http://127.0.0.1:\(portB)"
         gatewayBPort = portB
+    }
+
+    /// The presence service's configuration in these tests (another instance differs only in its id).
+    static func presenceConfiguration(broker: EmbeddedBroker, redis: RedisServerProcess) throws
+        -> PresenceServiceConfiguration
+    {
+        try PresenceServiceConfiguration(environment: EnvironmentReader([
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "REDIS_URL": redis.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
+            "INSTANCE_ID": "presence-\(UUID().uuidString.prefix(8).lowercased())",
+            // Gateways report every second: a grace of 3 s (also the sweeper's start delay).
+            "GATEWAY_GRACE_SECONDS": "3",
+            "SWEEP_INTERVAL_SECONDS": "1", "HEALTH_INTERVAL_SECONDS": "1", "PRESENCE_TTL_SECONDS": "60",
+            "REDIS_RETRY_SECONDS": "60",
+        ]))
+    }
+
+    /// Starts another presence instance in the same consumer groups (the caller stops it and closes its Redis).
+    func startPresenceInstance() throws -> RunningApplication<PresenceServiceApplication> {
+        let service = try PresenceServiceApplication(
+            configuration: Self.presenceConfiguration(broker: broker, redis: redisServer), logger: logger)
+        return RunningApplication(service, services: service.services, logger: logger)
     }
 
     /// Waits until both gateways are ready and the presence service has seen both report.

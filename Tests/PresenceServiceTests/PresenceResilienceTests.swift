@@ -144,4 +144,41 @@ struct PresenceResilienceTests {
             #expect(deadLetters.isEmpty, "nothing was dead-lettered: \(deadLetters.map { String(decoding: $0.value, as: UTF8.self).prefix(300) })")
         }
     }
+
+    @Test("two instances share the consumer groups; one drains on shutdown and the other takes over its partitions")
+    func twoInstances() async throws {
+        try await PresenceFixture.with { fixture in
+            let second = try fixture.startPresenceInstance()
+            let firstRound = fixture.syncFile("first-round")
+            let stopped = fixture.syncFile("stopped")
+            let users = (1...6).map { "user\($0)-t" }
+            var clients: [[String: Any]] = []
+            for (index, user) in users.enumerated() {
+                clients.append(try await fixture.client(user, user: user, on: index % 2 == 0 ? .a : .b))
+            }
+            var steps: [[String: Any]] = []
+            for status in ["away", "online"] {
+                for user in users {
+                    steps.append(["client": user, "emit": "presence:update", "data": ["status": status], "ack": true])
+                }
+                for user in users {
+                    steps.append(["client": user, "wait_ack": "presence:update", "count": status == "away" ? 1 : 2,
+                                  "timeout": 60])
+                }
+                if status == "away" { steps += [["touch": firstRound], ["wait_file": stopped]] }
+            }
+            async let run = fixture.run(clients: clients, steps: steps)
+            try await fixture.waitForFile(firstRound, timeout: .seconds(90))
+            try await fixture.presence.stop()  // graceful: drains, commits, leaves the groups
+            try fixture.release(stopped)
+            let seen = try await run
+            try? await second.stop()
+            await second.application.redis.close()
+
+            for user in users {
+                let statuses = seen[user]?.acks(for: "presence:update").compactMap { $0["status"]?.stringValue }
+                #expect(statuses == ["away", "online"], "\(user): \(String(describing: seen[user]?.acks(for: "presence:update")))")
+            }
+        }
+    }
 }

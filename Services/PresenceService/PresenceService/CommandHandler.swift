@@ -46,7 +46,7 @@ public struct CommandHandler: Sendable {
         switch message.payload {
         case let command as PresenceUpdate:
             guard let audience = try await store.setStatus(command.status, socket: socket, id: id, now: now) else {
-                return []
+                return [reply.event(.presenceError, ["message": .string(Self.closedMessage)])]
             }
             var deliveries = PresencePlanner.presenceUpdated(
                 userId: user, status: command.status.rawValue, audience: audience, at: now)
@@ -63,7 +63,9 @@ public struct CommandHandler: Sendable {
                     roomId: command.roomId, message: "not allowed to join this room", reply: reply)
             }
             let outcome = try await store.join(command.roomId, socket: socket, id: id, now: now)
-            guard !outcome.closed else { return [] }
+            guard !outcome.closed else {
+                return PresencePlanner.joinRefused(roomId: command.roomId, message: Self.closedMessage, reply: reply)
+            }
             Counter(label: "presence_room_joins_total", dimensions: [("outcome", "joined")]).increment()
             return PresencePlanner.joined(outcome, roomId: command.roomId, userId: user, reply: reply, at: now)
 
@@ -84,7 +86,7 @@ public struct CommandHandler: Sendable {
                     "message": "this connection already has a session", "sessionId": .string(sessionId),
                 ])]
             case .closed:
-                return []
+                return [reply.event(.sessionError, ["message": .string(Self.closedMessage)])]
             }
 
         case is SessionList, is SessionSync:
@@ -153,6 +155,10 @@ public struct CommandHandler: Sendable {
             throw PresenceServiceError(.unexpectedMessage, "\(message.type) is not a presence command")
         }
     }
+
+    /// The answer to a command from a socket the registry counts as closed: a gateway that still holds it (the
+    /// registry lost track) shows the client, one that does not drops it.
+    static let closedMessage = "this connection is closed; reconnect"
 
     private func accepted(_ kind: String) {
         Counter(label: "presence_broadcasts_total", dimensions: [("kind", kind), ("outcome", "accepted"), ("reason", "ok")])

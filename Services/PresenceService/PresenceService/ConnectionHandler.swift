@@ -21,8 +21,26 @@ public struct ConnectionHandler: Sendable {
         self.logger = logger
     }
 
-    /// Handles one record; throwing sends it to the dead-letter topic.
-    public func handle(_ message: DecodedMessage) async throws {
+    /// Handles one record (`partition` and `offset` where it was read); throwing sends it to the dead-letter topic.
+    public func handle(_ message: DecodedMessage, partition: Int32? = nil, offset: Int64? = nil) async throws {
+        try await process(message)
+        guard let partition, let offset, let gatewayId = Self.gatewayId(of: message) else { return }
+        try await dispatcher.retryingRedis {
+            try await store.noteProgress(partition: partition, offset: offset, gatewayId: gatewayId)
+        }
+    }
+
+    static func gatewayId(of message: DecodedMessage) -> String? {
+        switch message.payload {
+        case let event as ConnectionConnected: event.gatewayId
+        case let event as ConnectionDisconnected: event.gatewayId
+        case let record as ConnectionRooms: record.gatewayId
+        case let report as GatewayLiveness: report.gatewayId
+        default: nil
+        }
+    }
+
+    private func process(_ message: DecodedMessage) async throws {
         let id = message.header.id
         try await dispatcher.process(id) {
             let now = Date()

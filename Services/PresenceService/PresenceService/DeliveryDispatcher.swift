@@ -67,7 +67,7 @@ public struct DeliveryDispatcher: Sendable {
 
     /// Runs `body`, again after a pause while it fails with a retriable Redis error, for up to the retry window.
     /// A graceful shutdown ends the waiting with `CancellationError` (the record stays uncommitted).
-    func retryingRedis(_ body: () async throws -> Void) async throws {
+    public func retryingRedis(_ body: () async throws -> Void) async throws {
         let deadline = ContinuousClock.now + redisRetry
         var pause: Duration = .milliseconds(100)
         while true {

@@ -235,6 +235,7 @@ enum PresenceScripts {
       end
       redis.call('DEL', k('gateway', gw))
       redis.call('ZREM', 'presence:gateways', gw)
+      redis.call('HDEL', 'presence:gateway-partitions', gw)
       return {removals = removals, expired = true}
     end)
     """#)
@@ -256,6 +257,17 @@ enum PresenceScripts {
       end
       return {joined = joined}
     end)
+    """#)
+
+    /// After a `gateway.connections` record is handled: ARGV partition, offset, gateway. Keeps the highest offset
+    /// handled per partition and the partition each gateway reports on (so the sweep can tell a silent gateway from a
+    /// consumer that lags behind).
+    static let noteProgress = RedisScript(prelude + "\n" + #"""
+    local partition, offset, gw = ARGV[6], tonumber(ARGV[7]), ARGV[8]
+    local current = tonumber(redis.call('HGET', 'presence:connections-offsets', partition) or '-1') or -1
+    if offset > current then redis.call('HSET', 'presence:connections-offsets', partition, offset) end
+    redis.call('HSET', 'presence:gateway-partitions', gw, partition)
+    return cjson.encode({})
     """#)
 
     /// `presence:join-room`: ARGV socket, user, gateway, room.

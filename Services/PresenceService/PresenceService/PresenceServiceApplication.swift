@@ -42,6 +42,7 @@ public struct PresenceServiceApplication: Sendable {
         let connections = ConnectionHandler(
             store: store, dispatcher: dispatcher, grace: { [configuration] in configuration.grace(intervalSeconds: $0) },
             logger: logger)
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         let deadLetters = DeadLetterSink(producer: producer)
         let connectionProcessor = TopicProcessor(
             topic: Topics.gatewayConnections,
@@ -51,8 +52,8 @@ public struct PresenceServiceApplication: Sendable {
                     topics: [Topics.gatewayConnections]),
                 logger: logger),
             deadLetters: deadLetters, logger: logger
-        ) { message, _ in
-            try await connections.handle(message)
+        ) { message, record in
+            try await connections.handle(message, partition: record.partition, offset: record.offset)
         }
         let commandProcessor = TopicProcessor(
             topic: Topics.presenceCommands,
@@ -64,12 +65,11 @@ public struct PresenceServiceApplication: Sendable {
         ) { message, _ in
             try await commands.handle(message)
         }
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         opsServer = OpsServer(
             configuration: OpsServer.Configuration(common), readinessChecks: [.kafka(admin), .redis(redis)],
             logger: logger)
         sweeper = GatewaySweeper(
-            store: store, dispatcher: dispatcher, interval: configuration.sweepInterval,
+            store: store, dispatcher: dispatcher, admin: admin, interval: configuration.sweepInterval,
             startDelay: configuration.grace(intervalSeconds: nil), instanceId: common.instanceId, logger: logger)
         let health = ServerHealthPublisher(
             store: store, producer: producer, interval: configuration.healthInterval, instanceId: common.instanceId,

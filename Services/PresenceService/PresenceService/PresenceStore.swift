@@ -99,6 +99,20 @@ public struct PresenceStore: Sendable {
         return (result["removals"].luaList.compactMap(SocketRemoval.init), arrivals)
     }
 
+    /// Records that the `gateway.connections` record at `offset` of `partition`, from `gatewayId`, was handled.
+    public func noteProgress(partition: Int32, offset: Int64, gatewayId: String) async throws {
+        _ = try await run(PresenceScripts.noteProgress, memo: nil, now: Date(),
+                          [String(partition), String(offset), gatewayId])
+    }
+
+    /// The partition of `gateway.connections` that `gatewayId` reports on, and the highest offset handled there.
+    public func progress(of gatewayId: String) async throws -> (partition: Int32, handled: Int64)? {
+        guard let partition = try await redis.hget("presence:gateway-partitions", gatewayId).flatMap({ Int32($0) })
+        else { return nil }
+        let handled = try await redis.hget("presence:connections-offsets", String(partition)).flatMap { Int64($0) }
+        return (partition, handled ?? -1)
+    }
+
     /// Gateways whose deadline has passed.
     public func silentGateways(now: Date = Date()) async throws -> [String] {
         try await redis.zrangebyscore(Self.gatewaysKey, min: -.infinity, max: Double(Self.milliseconds(now)), limit: 100)
