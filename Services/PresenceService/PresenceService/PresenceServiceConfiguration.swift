@@ -9,6 +9,13 @@ public struct PresenceServiceConfiguration: Sendable {
     public static let serviceName = "presence-service"
     /// The ops endpoint's default port.
     public static let defaultHTTPPort = 9103
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "REDIS_URL", "PRESENCE_GROUP_ID", "GATEWAY_GRACE_SECONDS", "SWEEP_INTERVAL_SECONDS", "PRESENCE_TTL_SECONDS",
+        "SESSION_IDLE_SECONDS", "IDEMPOTENCY_TTL_SECONDS", "HEALTH_INTERVAL_SECONDS", "BROADCAST_MAX_PAYLOAD_BYTES",
+        "REDIS_RETRY_SECONDS",
+    ]
 
     /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9103).
     public var common: CommonConfiguration
