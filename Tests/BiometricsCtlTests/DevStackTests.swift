@@ -327,20 +327,7 @@ struct DevStackTests {
 
     /// The built `biometricsctl`, next to this test bundle in the build products directory (any scratch path).
     private func biometricsctlPath() throws -> String {
-        var candidates = [DevCommand.executableDirectory()]
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
-        }
-        candidates.append(Bundle.main.bundleURL.resolvingSymlinksInPath())
-        candidates += Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }
-            .map { $0.bundleURL.resolvingSymlinksInPath().deletingLastPathComponent() }
-        let paths = candidates.map { $0.appendingPathComponent("biometricsctl").path }
-        guard let path = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw TestFailure(
-                "no built biometricsctl next to the test bundle (looked at \(Set(paths).sorted().joined(separator: ", "))); "
-                    + "build it first: swift build --build-tests (which builds every product)")
-        }
-        return path
+        try RepoPaths.builtExecutable("biometricsctl")
     }
 }
 
