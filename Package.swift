@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "notification-service", targets: ["notification-service"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C libraries, reached only through the Kafka and Redis targets.
@@ -101,6 +103,20 @@ let package = Package(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
 
+        .target(
+            name: "NotificationService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/NotificationService/NotificationService"),
+        .executableTarget(
+            name: "notification-service", dependencies: ["NotificationService"],
+            path: "Services/NotificationService/Main"),
+
         // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
         .target(
             name: "BiometricsCtlKit",
@@ -139,6 +155,14 @@ let package = Package(
                 "VerificationWorker", "Gateway", "BiometricsCtlKit", "Kafka", "Messages", "Runtime", "Redis", "Auth",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "NotificationServiceTests",
+            dependencies: [
+                "NotificationService", "Gateway", "Kafka", "Messages", "Runtime", "Auth", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
