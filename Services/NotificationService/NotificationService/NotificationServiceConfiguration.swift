@@ -44,9 +44,6 @@ public struct NotificationServiceConfiguration: Sendable {
         common = try CommonConfiguration(
             serviceName: Self.serviceName, defaultHTTPPort: Self.defaultHTTPPort, environment: environment)
         databasePath = environment.string("NOTIFICATION_DB_PATH", default: "notifications.sqlite")
-        guard !databasePath.isEmpty else {
-            throw ConfigurationError.missing("NOTIFICATION_DB_PATH", expected: "a file path")
-        }
         groupId = environment.string("NOTIFICATION_GROUP_ID", default: Self.serviceName)
         let categories = environment.list("NOTIFICATION_CATEGORIES", default: ["announcements"])
         for category in categories {
