@@ -6,7 +6,7 @@ SWIFT ?= swift
 VENV := .venv
 PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev redis-server kcat pkg-config python3-venv
+APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev libsqlite3-dev redis-server kcat pkg-config python3-venv
 
 .PHONY: deps apt-deps python-deps build build-release run test bench clean
 
