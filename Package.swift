@@ -122,6 +122,7 @@ let package = Package(
             name: "BiometricsCtlKit",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                "NotificationService",  // `bench notify` times the store in process
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
