@@ -34,6 +34,7 @@ build: apt-deps
 build-release: apt-deps
 	$(SWIFT) build -c release --product biometricsctl
 	$(SWIFT) build -c release --product gateway
+	$(SWIFT) build -c release --product notification-service
 
 ## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
 run: deps
@@ -45,10 +46,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio (release build; not a test)
+## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; notification service end to end (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
+	.build/release/biometricsctl bench notify
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

@@ -34,10 +34,10 @@ public struct NotificationHandler: Sendable {
             if !Task.isCancelled, !(error is CancellationError), let principal = message.header.principal,
                message.type != NotificationCreate.messageType
             {
-                let reply = Reply(principal: principal, reply: message.header.reply)
+                let reply = ReplyRoute(principal: principal, reply: message.header.reply)
                 if let answer = reply.event(.notificationError, Self.error("the notification service could not handle "
                     + "\(message.type), try again", reason: "unavailable", event: message.type)) {
-                    _ = try? await producer.send(answer.delivery, key: answer.key)  // best effort: it goes to deadletter anyway
+                    _ = try? await producer.send(answer, key: Self.key(answer))  // best effort: it goes to deadletter anyway
                 }
             }
             throw error
@@ -48,7 +48,7 @@ public struct NotificationHandler: Sendable {
         guard let principal = message.header.principal else {
             throw NotificationServiceError(.missingPrincipal, "\(message.type) without a principal")
         }
-        let reply = Reply(principal: principal, reply: message.header.reply)
+        let reply = ReplyRoute(principal: principal, reply: message.header.reply)
         switch message.payload {
         case let send as NotificationSend:
             guard NotificationServiceConfiguration.maySend(principal) else {
@@ -90,7 +90,7 @@ public struct NotificationHandler: Sendable {
 
     // MARK: Create
 
-    private func create(_ content: NotificationContent, principal: Principal, commandId: UUID, reply: Reply,
+    private func create(_ content: NotificationContent, principal: Principal, commandId: UUID, reply: ReplyRoute,
                         origin: String) async throws {
         let outcome = try await store.create(
             content, senderId: principal.userId, commandId: commandId, now: Date(),
@@ -121,9 +121,9 @@ public struct NotificationHandler: Sendable {
         }
         let data = notification.json
         try await deliver([
-            Outgoing(Delivery.event(ServerEvent.notificationNew.rawValue, data: data, to: .user(notification.userId))),
-            Outgoing(Delivery.event(ServerEvent.notificationNew.rawValue, data: data,
-                                    to: .room(Rooms.notifications(notification.category)))),
+            Delivery.event(ServerEvent.notificationNew.rawValue, data: data, to: .user(notification.userId)),
+            Delivery.event(ServerEvent.notificationNew.rawValue, data: data,
+                           to: .room(Rooms.notifications(notification.category))),
             reply.ack(["notificationId": .string(notification.id), "targetUserId": .string(notification.userId),
                        "category": .string(notification.category),
                        "createdAt": .string(Timestamp.string(from: notification.createdAt))]),
@@ -134,7 +134,7 @@ public struct NotificationHandler: Sendable {
 
     // MARK: Read side
 
-    private func unread(_ query: NotificationGetUnread, principal: Principal, reply: Reply) async throws {
+    private func unread(_ query: NotificationGetUnread, principal: Principal, reply: ReplyRoute) async throws {
         let page: UnreadPage
         do {
             page = try await store.unread(
@@ -152,7 +152,7 @@ public struct NotificationHandler: Sendable {
         try await deliver([reply.event(.notificationUnreadList, .object(data))])
     }
 
-    private func markRead(_ notificationId: String, principal: Principal, reply: Reply) async throws {
+    private func markRead(_ notificationId: String, principal: Principal, reply: ReplyRoute) async throws {
         let outcome = try await store.markRead(notificationId: notificationId, userId: principal.userId, now: Date())
         switch outcome {
         case .marked(let notification), .alreadyRead(let notification):
@@ -160,7 +160,7 @@ public struct NotificationHandler: Sendable {
                 "notificationId": .string(notification.id),
                 "readAt": .string(Timestamp.string(from: notification.readAt ?? Date())),
             ]
-            var deliveries = [reply.event(.notificationMarkedRead, data)]
+            var deliveries: [Delivery?] = [reply.event(.notificationMarkedRead, data)]
             if case .marked = outcome {
                 Counter(label: "notification_read_total", dimensions: [("how", "one")]).increment()
                 deliveries.append(Self.toUser(principal.userId, except: reply.socketId, .notificationMarkedRead, data))
@@ -176,7 +176,7 @@ public struct NotificationHandler: Sendable {
         }
     }
 
-    private func subscribe(_ categories: [String], principal: Principal, reply: Reply) async throws {
+    private func subscribe(_ categories: [String], principal: Principal, reply: ReplyRoute) async throws {
         var accepted: [String] = []
         var refusedCategories: [String] = []
         for category in categories where !accepted.contains(category) && !refusedCategories.contains(category) {
@@ -186,7 +186,7 @@ public struct NotificationHandler: Sendable {
                 refusedCategories.append(category)
             }
         }
-        var deliveries = accepted.map { reply.control(DeliveryControl(action: .join, room: Rooms.notifications($0))) }
+        var deliveries: [Delivery?] = accepted.map { reply.control(DeliveryControl(action: .join, room: Rooms.notifications($0))) }
         if !refusedCategories.isEmpty {
             refused("category_not_allowed")
             deliveries.append(reply.event(.notificationError, [
@@ -204,54 +204,16 @@ public struct NotificationHandler: Sendable {
 
     // MARK: Deliveries
 
-    /// A delivery and its Kafka key (`<target kind>:<target id>`, so one target's deliveries stay in order).
-    struct Outgoing: Sendable {
-        var delivery: Delivery
-        var key: String
-
-        init(_ delivery: Delivery) {
-            self.delivery = delivery
-            key = "\(delivery.target.kind.rawValue):\(delivery.target.id ?? "all")"
-        }
-    }
-
-    /// Where answers go: the socket that asked (on its gateway), with the ack when it asked for one.
-    struct Reply {
-        var socketId: String?
-        var gatewayId: String?
-        var ackId: Int?
-
-        init(principal: Principal, reply: ReplyTo?) {
-            socketId = reply?.socketId ?? principal.socketId
-            gatewayId = reply?.gatewayId ?? principal.gatewayId
-            ackId = reply?.ackId
-        }
-
-        /// The event to the asking socket, also answering its ack unless `answersAck` is false.
-        func event(_ name: ServerEvent, _ data: JSONValue, answersAck: Bool = true) -> Outgoing? {
-            socketId.map {
-                Outgoing(Delivery.event(name.rawValue, data: data, to: .socket($0), ackId: answersAck ? ackId : nil,
-                                        gatewayId: gatewayId))
-            }
-        }
-
-        /// A control for the asking socket.
-        func control(_ control: DeliveryControl) -> Outgoing? {
-            socketId.map { Outgoing(Delivery.control(control, to: .socket($0), gatewayId: gatewayId)) }
-        }
-
-        /// Answers the client's ack (when it asked) without emitting an event.
-        func ack(_ data: JSONValue) -> Outgoing? {
-            guard let ackId else { return nil }
-            return control(DeliveryControl(action: .ack, ackId: ackId, data: data))
-        }
-    }
-
     /// An event to every socket of `userId` but the asking one.
     private static func toUser(_ userId: String, except socketId: String?, _ name: ServerEvent, _ data: JSONValue)
-        -> Outgoing
+        -> Delivery
     {
-        Outgoing(Delivery.event(name.rawValue, data: data, to: .user(userId, except: socketId)))
+        Delivery.event(name.rawValue, data: data, to: .user(userId, except: socketId))
+    }
+
+    /// A delivery's Kafka key, `<target kind>:<target id>`: one target's deliveries stay in order.
+    static func key(_ delivery: Delivery) -> String {
+        "\(delivery.target.kind.rawValue):\(delivery.target.id ?? "all")"
     }
 
     /// `notification:error {message, reason, event}`.
@@ -267,9 +229,9 @@ public struct NotificationHandler: Sendable {
     ///
     /// Not concurrently: two produce requests in flight on one broker connection can cost a 40 ms Nagle/delayed-ACK
     /// stall on a broker without TCP_NODELAY (the embedded broker), far more than the ~0.1 ms a sequential send costs.
-    private func deliver(_ deliveries: [Outgoing?]) async throws {
-        for case let outgoing? in deliveries {
-            try await producer.send(outgoing.delivery, key: outgoing.key)
+    private func deliver(_ deliveries: [Delivery?]) async throws {
+        for case let delivery? in deliveries {
+            try await producer.send(delivery, key: Self.key(delivery))
         }
     }
 }
