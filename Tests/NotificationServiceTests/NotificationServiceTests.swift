@@ -206,15 +206,16 @@ struct NotificationServiceTests {
         #expect(oscar.payloads(named: "notification:new").compactMap { $0["title"]?.stringValue } == ["security"])
     }
 
-    @Test("backends create with a service principal; one without the right goes to deadletter, stored nowhere")
+    @Test("backends create with a service principal, a re-sent envelope adds nothing; one without the right goes to deadletter")
     func backendCreates() async throws {
         let fixture = try await NotificationFixture()
         let allowed = try await fixture.create(for: "bea", title: "allowed")
+        try await fixture.create(for: "bea", title: "allowed, sent again", id: allowed)
         let refused = try await fixture.create(
             for: "bea", title: "refused", principal: Principal(userId: "rogue", roles: ["SERVICE"], scopes: []))
         let dead = try await fixture.records(on: Topics.deadletter, count: 1, timeout: .seconds(30))
         try await waitUntil("bea's notification stored") { try await fixture.notificationCount(userId: "bea") == 1 }
-        let live = try await fixture.newDeliveries(to: "bea", count: 1)
+        let live = try await fixture.newDeliveries(to: "bea", count: 2, timeout: .seconds(5))
         let stored = try await fixture.notificationCount()
         await fixture.stop()
         let entry = try #require(dead.first)
@@ -226,6 +227,7 @@ struct NotificationServiceTests {
         #expect(original.header.id == refused)
         #expect(original.header.id != allowed)
         #expect(stored == 1)
+        #expect(live.count == 1)
         #expect(live.first?["title"] == "allowed")
         #expect(live.first?["senderId"] == "billing")
     }
