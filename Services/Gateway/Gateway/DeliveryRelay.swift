@@ -21,13 +21,18 @@ final class DeliveryRelay: Service, Sendable {
     func run() async throws {
         try await withGracefulShutdownHandler {
             _ = try await consumer.waitForAssignment(timeout: .seconds(60))
+            if let recovery = context.recovery {
+                context.deliveryCut.start(at: try await recovery.deliveryEnds())
+            }
             context.markReady()
             context.logger.info("gateway ready: deliveries assigned")
             for await record in consumer.messages {
                 if record.topic == Topics.biometricFrames {
                     relayFrame(record)
                 } else {
-                    relayDelivery(record)
+                    context.deliveryCut.relay(partition: record.partition, offset: record.offset) { position in
+                        relayDelivery(record, position: position)
+                    }
                 }
             }
         } onGracefulShutdown: { [consumer] in
@@ -36,7 +41,8 @@ final class DeliveryRelay: Service, Sendable {
         await consumer.close()
     }
 
-    func relayDelivery(_ record: KafkaMessage) {
+    /// Hands one delivery to its targets; `position` (just past it) goes to recoverable sockets with each event.
+    func relayDelivery(_ record: KafkaMessage, position: DeliveryPosition) {
         let delivery: Delivery
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
@@ -49,17 +55,29 @@ final class DeliveryRelay: Service, Sendable {
             ])
             return
         }
-        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
+        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId, !isRecoveredSocket(delivery.target) {
+            return
+        }
         let targets = context.hub.resolve(delivery.target)
         switch delivery.content {
         case .event(let event):
-            if !targets.isEmpty {
-                // Encoded once (WebSocket frames included), written to every recipient.
+            // Encoded once (WebSocket frames included), written to every recipient; recoverable sockets get the
+            // delivery position as one more argument (Socket.IO's recovery offset).
+            let plain = targets.filter { !$0.recoverable }.map(\.session)
+            let recoverable = targets.filter(\.recoverable).map(\.session)
+            var arguments = [JSONBridge.socketIO(event.data)]
+            if !plain.isEmpty {
                 let packet = OutboundPacket(SocketIOPacket.event(
-                    namespace: SocketIOPacket.defaultNamespace, name: event.name,
-                    arguments: [JSONBridge.socketIO(event.data)], ackID: nil
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: targets.map(\.session), droppable: false)
+                GatewaySession.emit(packet, to: plain, droppable: false)
+            }
+            if !recoverable.isEmpty {
+                arguments.append(.string(position.description))
+                let packet = OutboundPacket(SocketIOPacket.event(
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
+                ).encode())
+                GatewaySession.emit(packet, to: recoverable, droppable: false)
             }
             if let ackId = event.ackId {
                 for target in targets { target.session.answerAck(ackId, data: event.data) }
@@ -69,7 +87,19 @@ final class DeliveryRelay: Service, Sendable {
         }
     }
 
-    private func apply(_ control: DeliveryControl, to targets: [(socketID: String, session: GatewaySession)]) {
+    /// A reply addressed to a socket on another gateway still reaches it here if it was recovered here.
+    private func isRecoveredSocket(_ target: DeliveryTarget) -> Bool {
+        guard target.kind == .socket, let id = target.id else { return false }
+        return context.hub.hasSocket(id)
+    }
+
+    private func apply(_ control: DeliveryControl, to targets: [GatewayHub.Target]) {
+        defer {
+            // Recoverable sockets record their rooms where any gateway can find them after a reconnect.
+            if [.join, .leave, .grantStream, .revokeStream].contains(control.action) {
+                for target in targets where target.recoverable { target.session.recordRooms(disconnected: false) }
+            }
+        }
         switch control.action {
         case .join:
             guard let room = control.room else { return }

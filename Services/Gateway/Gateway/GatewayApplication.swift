@@ -24,7 +24,7 @@ public struct GatewayApplication: Sendable {
         let kafka = configuration.common.kafka
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let outbound = KafkaOutbound(producer: producer, logger: logger)
-        let context = GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound, logger: logger)
+        let context = try GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound, logger: logger)
         self.context = context
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
