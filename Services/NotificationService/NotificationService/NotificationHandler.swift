@@ -102,7 +102,7 @@ public struct NotificationHandler: Sendable {
             Counter(label: "notification_created_total", dimensions: [("origin", origin)]).increment()
             if dropped > 0 {
                 Counter(label: "notification_unread_dropped_total").increment(by: Int64(dropped))
-                logger.notice("unread cap reached: oldest unread notifications dropped", metadata: [
+                logger.info("unread cap reached: oldest unread notifications dropped", metadata: [
                     "enduser.id": "\(created.userId)", "notification.dropped": "\(dropped)"])
             }
             logger.debug("notification created", metadata: [

@@ -55,7 +55,7 @@ public struct RetentionJob: Service, CustomStringConvertible {
             return outcome
         } catch {
             Counter(label: "notification_purge_failures_total").increment()
-            logger.error("retention pass failed", metadata: ["error.message": "\(error)"])
+            logger.warning("retention pass failed", metadata: ["error.message": "\(error)"])
             return nil
         }
     }
