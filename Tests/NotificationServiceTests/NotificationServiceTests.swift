@@ -232,6 +232,31 @@ struct NotificationServiceTests {
         #expect(live.first?["senderId"] == "billing")
     }
 
+    @Test("a store that fails answers notification:error {reason: unavailable} and dead-letters the command")
+    func storeFailure() async throws {
+        let fixture = try await NotificationFixture()
+        let service = try #require(fixture.firstService)
+        try service.application.store.close()  // every later query fails: "connection is closed"
+        let seen = try await fixture.runPeer(
+            clients: [try await fixture.client("u", user: "uma")],
+            steps: [
+                ["client": "u", "emit": "notification:get-unread", "ack": true],
+                ["client": "u", "wait_for": "notification:error"],
+            ])
+        let dead = try await fixture.records(on: Topics.deadletter, count: 1, timeout: .seconds(20))
+        await fixture.stop()
+        let uma = try #require(seen["u"])
+        let error = try #require(uma.payloads(named: "notification:error").first)
+        #expect(error["reason"] == "unavailable")
+        #expect(error["event"] == "notification:get-unread")
+        #expect(uma.acks(for: "notification:get-unread").first?["reason"] == "unavailable")
+        let letter = try #require(dead.first.flatMap {
+            try? MessageCoding.decodeMessage(from: Data($0.value), topic: Topics.deadletter).payload as? DeadLetter
+        })
+        #expect(letter.originalTopic == Topics.notificationCommands)
+        #expect(letter.service == "notification-service")
+    }
+
     @Test("kill -9 between consuming and committing: after a restart no notification is missing and none duplicated",
           .timeLimit(.minutes(4)))
     func killBetweenConsumeAndCommit() async throws {
