@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
         .executable(name: "notification-service", targets: ["notification-service"]),
+        .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -118,6 +119,18 @@ let package = Package(
         .executableTarget(
             name: "notification-service", dependencies: ["NotificationService"],
             path: "Services/NotificationService/Main"),
+
+        .target(
+            name: "MetricsExporter",
+            dependencies: [
+                "Kafka", "Messages", "Runtime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/MetricsExporter/MetricsExporter"),
+        .executableTarget(
+            name: "metrics-exporter", dependencies: ["MetricsExporter"], path: "Services/MetricsExporter/Main"),
+
         // The Swift client SDK: the shared codec over a NIO WebSocket, reconnects, typed calls.
         .target(
             name: "BiometricsClient",
@@ -201,6 +214,15 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "Runtime", "Kafka", "Messages", "Redis", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "Kafka", "Messages", "Runtime",
+                "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

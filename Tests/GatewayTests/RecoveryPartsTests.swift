@@ -59,4 +59,24 @@ struct RecoveryPartsTests {
         replay.apply(Delivery.control(DeliveryControl(action: .disconnect), to: .socket("s1")), partition: 0, offset: 13)
         #expect(replay.disconnected)
     }
+
+    @Test("the delivery history answers a range it fully holds, and nothing once the start was evicted")
+    func history() {
+        var history = DeliveryHistory(partitions: 2, maxEntries: 5)
+        let start = ContinuousClock.now
+        for offset in Int64(10)..<13 { history.append(partition: 0, offset: offset, delivery: nil, now: start) }
+        history.append(partition: 0, offset: 11, delivery: nil, now: start)  // not past the last: ignored
+        history.append(partition: 1, offset: 7, delivery: nil, now: start + .seconds(5))
+        #expect(history.count == 4)
+        let range = history.entries(from: DeliveryPosition(next: [11, 7]), to: DeliveryPosition(next: [13, 8]))
+        #expect(range?.map { "\($0.partition):\($0.entry.offset)" } == ["0:11", "0:12", "1:7"])
+        #expect(history.entries(from: DeliveryPosition(next: [9, 7]), to: DeliveryPosition(next: [13, 8])) == nil)
+        #expect(history.entries(from: DeliveryPosition(next: [13, 8]), to: DeliveryPosition(next: [13, 8]))?.isEmpty == true)
+        for offset in Int64(8)..<10 { history.append(partition: 1, offset: offset, delivery: nil, now: start + .seconds(6)) }
+        #expect(history.count == 5)  // the oldest (0:10) went
+        #expect(history.entries(from: DeliveryPosition(next: [10, 7]), to: DeliveryPosition(next: [13, 10])) == nil)
+        history.evict(readBefore: start + .seconds(1))
+        #expect(history.count == 3)
+        #expect(history.entries(from: DeliveryPosition(next: [13, 7]), to: DeliveryPosition(next: [13, 10]))?.count == 3)
+    }
 }

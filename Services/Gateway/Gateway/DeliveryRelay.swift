@@ -21,18 +21,33 @@ final class DeliveryRelay: Service, Sendable {
     func run() async throws {
         try await withGracefulShutdownHandler {
             _ = try await consumer.waitForAssignment(timeout: .seconds(60))
+            var backlogEnds: [Int64] = []
             if let recovery = context.recovery {
-                context.deliveryCut.start(at: try await recovery.deliveryEnds())
+                // One recovery window back: no socket is connected yet, so this only fills the history that
+                // reconnecting clients are replayed from.
+                let (starts, ends) = try await recovery.deliveryBacklog()
+                context.deliveryCut.start(at: starts)
+                try await consumer.seek(Dictionary(uniqueKeysWithValues: starts.enumerated().map { index, start in
+                    (TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index)), KafkaOffset.offset(start))
+                }))
+                backlogEnds = ends
             }
-            context.markReady()
-            context.logger.info("gateway ready: deliveries assigned")
+            await becomeReady(after: backlogEnds)
+            var lastEviction = ContinuousClock.now
             for await record in consumer.messages {
                 if record.topic == Topics.biometricFrames {
                     relayFrame(record)
                 } else {
-                    context.deliveryCut.relay(partition: record.partition, offset: record.offset) { position in
-                        relayDelivery(record, position: position)
+                    let delivery = decodeDelivery(record)
+                    context.deliveryCut.relay(partition: record.partition, offset: record.offset, delivery: delivery) {
+                        position in
+                        if let delivery { relayDelivery(delivery, position: position) }
                     }
+                    if !context.isReady, !backlogEnds.isEmpty { await becomeReady(after: backlogEnds) }
+                }
+                if ContinuousClock.now - lastEviction > .seconds(1) {
+                    lastEviction = .now
+                    context.deliveryCut.evict(readBefore: .now - context.configuration.recoveryWindow * 1.5)
                 }
             }
         } onGracefulShutdown: { [consumer] in
@@ -41,20 +56,36 @@ final class DeliveryRelay: Service, Sendable {
         await consumer.close()
     }
 
-    /// Hands one delivery to its targets; `position` (just past it) goes to recoverable sockets with each event.
-    func relayDelivery(_ record: KafkaMessage, position: DeliveryPosition) {
-        let delivery: Delivery
+    /// Marks the gateway ready once the relay has read up to `ends` (the backlog for recoveries) and the recovery
+    /// index has caught up; at once without recovery.
+    private func becomeReady(after ends: [Int64]) async {
+        guard !context.isReady else { return }
+        if !ends.isEmpty {
+            let position = context.deliveryCut.current
+            guard zip(position.next, ends).allSatisfy({ $0 >= $1 }) else { return }
+            while let index = context.recovery?.index, !index.isCaughtUp, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        context.markReady()
+        context.logger.info("gateway ready: deliveries assigned")
+    }
+
+    private func decodeDelivery(_ record: KafkaMessage) -> Delivery? {
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
-            guard let payload = decoded.payload as? Delivery else { return }
-            delivery = payload
+            return decoded.payload as? Delivery
         } catch {
             Counter(label: "gateway_deliveries_invalid_total").increment()
             context.logger.warning("invalid delivery ignored", metadata: [
                 "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)", "error.message": "\(error)",
             ])
-            return
+            return nil
         }
+    }
+
+    /// Hands one delivery to its targets; `position` (just past it) goes to recoverable sockets with each event.
+    func relayDelivery(_ delivery: Delivery, position: DeliveryPosition) {
         if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId, !isRecoveredSocket(delivery.target) {
             return
         }

@@ -22,13 +22,17 @@ final class GatewayContext: Sendable {
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
 
-    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) throws {
-        let partitions = Topics.spec(named: Topics.gatewayDeliveries)?.partitions ?? 1
-        deliveryCut = DeliveryCut(partitions: partitions)
-        if configuration.recoveryMode != .off, let secret = configuration.recoverySecret {
+    /// `partitions` counts the partitions of the topics recovery reads (as the cluster has them, which may differ
+    /// from `Topics`' defaults).
+    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound,
+         partitions: RecoveryPartitions, logger: Logger) throws {
+        let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
+        deliveryCut = DeliveryCut(partitions: partitions.deliveries,
+                                  historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)
+        if recoverable, let secret = configuration.recoverySecret {
             recovery = try SessionRecovery(
                 secret: secret, window: configuration.recoveryWindow, maxReplay: Int64(configuration.recoveryMaxReplay),
-                partitions: partitions, kafka: configuration.common.kafka, logger: logger)
+                partitions: partitions, cut: deliveryCut, kafka: configuration.common.kafka, logger: logger)
         } else {
             recovery = nil
         }

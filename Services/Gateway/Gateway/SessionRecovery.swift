@@ -31,20 +31,27 @@ final class SessionRecovery: Sendable {
     let window: Duration
     let maxReplay: Int64
     let partitions: Int
+    /// Every recoverable socket's last rooms, followed from `gateway.connections` (a service of the gateway).
+    let index: RecoveryIndex
+    /// The relay's position and the deliveries of the last window.
+    private let cut: DeliveryCut
     private let kafka: KafkaConfiguration
     private let admin: KafkaAdmin
     private let logger: Logger
 
-    init(secret: String, window: Duration, maxReplay: Int64, partitions: Int, kafka: KafkaConfiguration,
-         logger: Logger) throws {
+    init(secret: String, window: Duration, maxReplay: Int64, partitions: RecoveryPartitions, cut: DeliveryCut,
+         kafka: KafkaConfiguration, logger: Logger) throws {
         key = RecoveryToken.key(secret: secret)
         self.window = window
         self.maxReplay = maxReplay
-        self.partitions = partitions
+        self.partitions = partitions.deliveries
         var quiet = kafka
         quiet.statisticsInterval = nil
         self.kafka = quiet
         admin = try KafkaAdmin(configuration: quiet, logger: logger)
+        index = RecoveryIndex(admin: admin, kafka: quiet, partitions: partitions.connections, window: window,
+                              logger: logger)
+        self.cut = cut
         self.logger = logger
     }
 
@@ -62,13 +69,12 @@ final class SessionRecovery: Sendable {
         guard let from = DeliveryPosition(parsing: offset ?? token.position, partitions: partitions) else {
             throw Failure(description: "invalid delivery position (offset)")
         }
-        // The newest record is at most half a window old while the socket lives (refreshed), so one and a half
-        // windows back finds it for any socket that went away less than a window ago.
-        let since = Date().addingTimeInterval(-window.seconds * 1.5 - 5)
-        guard let checkpoint = try await lastCheckpoint(socketId: token.socketId, since: since) else {
+        // The newest record is at most half a window old while the socket lives (refreshed), and the index keeps
+        // 1.5 windows: a socket that went away less than a window ago is found.
+        guard let checkpoint = try await index.lookup(token.socketId) else {
             throw Failure(description: "no record of the socket within the recovery window")
         }
-        if checkpoint.rooms.disconnected, let at = checkpoint.at, Date().timeIntervalSince(at) > window.seconds {
+        if checkpoint.rooms.disconnected, Date().timeIntervalSince(checkpoint.at) > window.seconds {
             throw Failure(description: "the socket left more than \(window) ago")
         }
         return Restored(recoveryId: recoveryId, token: token, from: from, rooms: checkpoint.rooms.rooms,
@@ -83,6 +89,10 @@ final class SessionRecovery: Sendable {
             throw Failure(description: "\(outstanding) deliveries to scan, more than RECOVERY_MAX_REPLAY \(maxReplay)")
         }
         guard outstanding > 0 else { return }
+        if let entries = cut.history(from: from, to: to) {
+            for (partition, entry) in entries { replay.apply(entry.delivery, partition: partition, offset: entry.offset) }
+            return
+        }
         var ranges: [TopicPartition: Range<Int64>] = [:]
         for (index, start) in from.next.enumerated() where start < to.next[index] {
             let partition = TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index))
@@ -96,38 +106,18 @@ final class SessionRecovery: Sendable {
         }
     }
 
-    /// The next offset of every `gateway.deliveries` partition now (where a gateway starting from the end begins).
-    func deliveryEnds() async throws -> [Int64] {
+    /// Where the relay starts reading `gateway.deliveries` (one window back, so the history covers recoveries at
+    /// once) and where the topic ends now (the relay is caught up there).
+    func deliveryBacklog() async throws -> (starts: [Int64], ends: [Int64]) {
+        let since = Date().addingTimeInterval(-window.seconds)
+        var starts: [Int64] = []
         var ends: [Int64] = []
         for index in 0..<partitions {
-            ends.append(try await admin.watermarks(TopicPartition(topic: Topics.gatewayDeliveries,
-                                                                  partition: Int32(index))).high)
+            let partition = TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index))
+            ends.append(try await admin.watermarks(partition).high)
+            starts.append(min(try await admin.offset(for: since, in: partition), ends[index]))
         }
-        return ends
-    }
-
-    /// The newest `connection:rooms` for `socketId` written since `since`, with its time.
-    private func lastCheckpoint(socketId: String, since: Date) async throws
-        -> (rooms: ConnectionRooms, at: Date?)?
-    {
-        let partitions = Topics.spec(named: Topics.gatewayConnections)?.partitions ?? 1
-        var ranges: [TopicPartition: Range<Int64>] = [:]
-        for index in 0..<partitions {
-            let partition = TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))
-            let (_, high) = try await admin.watermarks(partition)
-            let start = try await admin.offset(for: since, in: partition)
-            if start < high { ranges[partition] = start..<high }
-        }
-        var newest: (rooms: ConnectionRooms, at: Date?)?
-        try await read(ranges) { record in
-            guard let decoded = try? MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayConnections),
-                  let rooms = decoded.payload as? ConnectionRooms, rooms.socketId == socketId
-            else { return }
-            if newest == nil || (newest?.at ?? .distantPast) <= decoded.header.occurredAt {
-                newest = (rooms, decoded.header.occurredAt)
-            }
-        }
-        return newest
+        return (starts, ends)
     }
 
     /// Reads exactly the offsets in `ranges` (per partition, in order) with a temporary assign-mode consumer.
@@ -150,42 +140,91 @@ final class SessionRecovery: Sendable {
     }
 }
 
-/// The position of the delivery relay, and the lock that makes a recovering socket's registration fall exactly
-/// between two deliveries: everything before the cut is replayed from Kafka, everything after reaches it live.
-final class DeliveryCut: Sendable {
-    private let position: Mutex<DeliveryPosition>
+/// How many partitions the topics recovery reads have in this cluster.
+struct RecoveryPartitions: Sendable {
+    /// `gateway.deliveries`.
+    var deliveries: Int
+    /// `gateway.connections`.
+    var connections: Int
 
-    init(partitions: Int) {
-        position = Mutex(DeliveryPosition(partitions: partitions))
+    /// `Topics`' defaults.
+    static let defaults = RecoveryPartitions(
+        deliveries: Topics.spec(named: Topics.gatewayDeliveries)?.partitions ?? 1,
+        connections: Topics.spec(named: Topics.gatewayConnections)?.partitions ?? 1)
+
+    /// Asks the cluster; where it cannot answer (a topic missing, the broker unreachable for 10 s), the defaults.
+    static func discover(kafka: KafkaConfiguration, logger: Logger) async -> RecoveryPartitions {
+        var counts = defaults
+        do {
+            var quiet = kafka
+            quiet.statisticsInterval = nil
+            let topics = try await KafkaAdmin(configuration: quiet, logger: logger).listTopics(timeout: .seconds(10))
+            for topic in topics where !topic.partitions.isEmpty {
+                if topic.name == Topics.gatewayDeliveries { counts.deliveries = topic.partitions.count }
+                if topic.name == Topics.gatewayConnections { counts.connections = topic.partitions.count }
+            }
+        } catch {
+            logger.warning("partition counts unknown; using the defaults", metadata: ["error.message": "\(error)"])
+        }
+        return counts
+    }
+}
+
+/// The position of the delivery relay and the deliveries of the last window, under the lock that makes a
+/// recovering socket's registration fall exactly between two deliveries: everything before the cut is replayed,
+/// everything after reaches it live.
+final class DeliveryCut: Sendable {
+    private struct State {
+        var position: DeliveryPosition
+        var history: DeliveryHistory
     }
 
-    /// Runs the relay's handling of one delivery and advances past it, atomically with respect to ``register(_:)``.
-    func relay(partition: Int32, offset: Int64, _ body: (DeliveryPosition) -> Void) {
-        position.withLock { position in
-            position.advance(partition: partition, past: offset)
-            body(position)
+    private let state: Mutex<State>
+
+    init(partitions: Int, historyEntries: Int) {
+        state = Mutex(State(position: DeliveryPosition(partitions: partitions),
+                            history: DeliveryHistory(partitions: partitions, maxEntries: historyEntries)))
+    }
+
+    /// Runs the relay's handling of one delivery, keeps it in the history and advances past it, atomically with
+    /// respect to ``register(_:)``.
+    func relay(partition: Int32, offset: Int64, delivery: Delivery?, _ body: (DeliveryPosition) -> Void) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.position.advance(partition: partition, past: offset)
+            state.history.append(partition: partition, offset: offset, delivery: delivery, now: now)
+            body(state.position)
         }
     }
 
     /// Runs `body` (the hub registration) between two deliveries and returns the position it happened at.
     func register(_ body: () -> Void) -> DeliveryPosition {
-        position.withLock { position in
+        state.withLock { state in
             body()
-            return position
+            return state.position
         }
     }
 
     /// Where the relay is now.
-    var current: DeliveryPosition { position.withLock { $0 } }
+    var current: DeliveryPosition { state.withLock { $0.position } }
 
-    /// Starts partitions the relay has not read yet at `ends` (it reads from the end: earlier deliveries were never
-    /// its sockets').
-    func start(at ends: [Int64]) {
-        position.withLock { position in
-            for (partition, end) in ends.enumerated() where end > 0 {
-                position.advance(partition: Int32(partition), past: end - 1)
+    /// Starts partitions the relay has not read yet at `starts`.
+    func start(at starts: [Int64]) {
+        state.withLock { state in
+            for (partition, start) in starts.enumerated() where start > 0 {
+                state.position.advance(partition: Int32(partition), past: start - 1)
             }
         }
+    }
+
+    /// The kept deliveries in [from, to), or nil when the history no longer reaches back to `from`.
+    func history(from: DeliveryPosition, to: DeliveryPosition) -> [(partition: Int32, entry: DeliveryHistory.Entry)]? {
+        state.withLock { $0.history.entries(from: from, to: to) }
+    }
+
+    /// Forgets deliveries read before `cutoff`.
+    func evict(readBefore cutoff: ContinuousClock.Instant) {
+        state.withLock { $0.history.evict(readBefore: cutoff) }
     }
 }
 
