@@ -221,7 +221,8 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "Kafka", "Messages", "Runtime",
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "NotificationService", "Kafka",
+                "Messages", "Runtime",
                 "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -9,6 +9,13 @@ public struct NotificationServiceConfiguration: Sendable {
     public static let serviceName = "notification-service"
     /// The ops endpoint's default port.
     public static let defaultHTTPPort = 9102
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "NOTIFICATION_DB_PATH", "NOTIFICATION_GROUP_ID", "NOTIFICATION_CATEGORIES", "NOTIFICATION_CATEGORY_SCOPE_PREFIX",
+        "NOTIFICATION_PAGE_SIZE", "NOTIFICATION_MAX_UNREAD_PER_USER", "NOTIFICATION_READ_RETENTION_SECONDS",
+        "NOTIFICATION_IDEMPOTENCY_RETENTION_SECONDS", "NOTIFICATION_PURGE_INTERVAL_SECONDS",
+    ]
     /// The scope that allows creating notifications (`notification:send`, `notification:create`).
     public static let sendScope = "notifications:send"
     /// The role that allows creating notifications.
