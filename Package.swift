@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
         .executable(name: "notification-service", targets: ["notification-service"]),
+        .executable(name: "presence-service", targets: ["presence-service"]),
         .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -105,6 +106,18 @@ let package = Package(
         .executableTarget(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
+        .target(
+            name: "PresenceService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Redis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/PresenceService/PresenceService"),
+        .executableTarget(
+            name: "presence-service", dependencies: ["PresenceService"],
+            path: "Services/PresenceService/Main"),
 
         .target(
             name: "NotificationService",
@@ -207,6 +220,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(
+            name: "PresenceServiceTests",
+            dependencies: [
+                "PresenceService", "Gateway", "Kafka", "Messages", "Runtime", "Redis", "Auth", "TestSupport",
+                // A recovering client (connection-state recovery) through the SDK's transport.
+                "BiometricsClient", "SocketIO", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],
             resources: [.copy("Fixtures")]),
@@ -221,9 +243,8 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "NotificationService", "Kafka",
-                "Messages", "Runtime",
-                "Redis", "TestSupport",
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "NotificationService",
+                "PresenceService", "Kafka", "Messages", "Runtime", "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

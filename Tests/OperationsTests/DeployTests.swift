@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import MetricsExporter
 import NotificationService
+import PresenceService
 import Runtime
 import Testing
 import TestSupport
@@ -26,6 +27,8 @@ struct DeployTests {
             variables: NotificationServiceConfiguration.environmentVariables, sources: "Services/NotificationService"),
         "metrics-exporter": Service(
             variables: MetricsExporterConfiguration.environmentVariables, sources: "Services/MetricsExporter"),
+        "presence-service": Service(
+            variables: PresenceServiceConfiguration.environmentVariables, sources: "Services/PresenceService"),
     ]
 
     static var deploy: URL { RepoPaths.root.appendingPathComponent("deploy") }

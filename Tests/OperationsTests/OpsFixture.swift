@@ -47,25 +47,7 @@ final class OpsFixture: Sendable {
     }
 }
 
-/// One HTTP answer.
-struct HTTPAnswer {
-    var status: Int
-    var body: String
-}
 
-/// GET `http://127.0.0.1:<port><path>`.
-func httpGet(port: Int, path: String) async throws -> HTTPAnswer {
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-    configuration.connectionProxyDictionary = [:]
-    let session = URLSession(configuration: configuration)
-    defer { session.finishTasksAndInvalidate() }
-    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-    request.timeoutInterval = 15
-    let (data, response) = try await session.data(for: request)
-    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-    return HTTPAnswer(status: status, body: String(decoding: data, as: UTF8.self))
-}
 
 /// Runs a Python script from `Tests/ops` with the test venv's interpreter and returns its standard output; a non-zero
 /// exit is an error carrying its standard error.
