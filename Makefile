@@ -52,6 +52,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
+## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes, FUZZ_RUNS executions each (default 1M)
+fuzz:
+	Fuzz/run.sh
+
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
 ## storm; notification service end to end (release build; not a test)
 bench: deps build-release
