@@ -28,6 +28,14 @@ struct DevStackTests {
         ])
     }
 
+    @Test("the notification service keeps its SQLite file in the run directory; other services get no extra variables")
+    func serviceEnvironment() throws {
+        let run = URL(fileURLWithPath: "/tmp/run")
+        let notification = try #require(DevService.all.first { $0.name == "notification-service" })
+        #expect(notification.environment(runDirectory: run) == ["NOTIFICATION_DB_PATH": "/tmp/run/notifications.sqlite"])
+        #expect(DevService.gateway.environment(runDirectory: run).isEmpty)
+    }
+
     @Test("READY prints `none` for what is not running, then the token and the hints")
     func announcement() {
         var endpoints = DevStackEndpoints(
