@@ -195,7 +195,8 @@ let package = Package(
         .testTarget(
             name: "BiometricsClientTests",
             dependencies: [
-                "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
+                "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "PresenceService", "NotificationService",
+                "Kafka", "Messages", "Runtime", "Auth",
                 "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -5,4 +5,6 @@ let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: Noti
     try NotificationServiceConfiguration()
 }
 let logger = ServiceRunner.bootstrap(configuration.common)
-try await NotificationServiceApplication(configuration: configuration, logger: logger).run()
+await ServiceRunner.exitOnFailure(serviceName: NotificationServiceConfiguration.serviceName) {
+    try await NotificationServiceApplication(configuration: configuration, logger: logger).run()
+}
