@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Messages
 import Redis
 import Testing
@@ -222,8 +223,80 @@ struct VerificationWorkerTests {
         await fixture.stop()
         let results = try #require(seen["k"]).events(named: "biometric:verification-result")
         #expect(results.count == total)
-        #expect(audits.count == total)
+        // A command redelivered after the kill may re-send its audit, always under the same derived id: audit
+        // consumers dedupe by envelope id, and then see each verify exactly once.
+        #expect(audits.count >= total)
         #expect(Set(audits.map(\.id)).count == total)
+        #expect(Set(audits.map(\.audit.socketId)).count == 1)
+    }
+
+    @Test("a verify redelivered in either crash window gives the client one result and the audit one envelope id")
+    func crashWindows() async throws {
+        let fixture = try await WorkerFixture()
+        let key = try await fixture.enroll("rec-c", user: "chris")
+        try await fixture.waitForRecord("rec-c", status: .active)
+        let clients = [try await client(fixture, "c", user: "chris")]
+        let peer = Task {
+            try await fixture.runPeer(clients: clients, steps: [
+                ["client": "c", "emit": "biometric:challenge", "data": ["recordId": "rec-c"]],
+                ["client": "c", "wait_for": "biometric:challenge-issued"],
+                ["client": "c", "sign_and_verify": ["recordId": "rec-c", "key_file": key], "ack": true],
+                ["client": "c", "wait_for": "biometric:verification-result"],
+                ["client": "c", "wait_for": "test:marker", "timeout": 90],
+            ], collectSeconds: 0.5)
+        }
+        // The verify command exactly as the gateway produced it.
+        var command: KafkaMessage?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while command == nil, ContinuousClock.now < deadline {
+            command = try await fixture.records(on: Topics.verificationCommands, count: 2, timeout: .seconds(2))
+                .first { (try? MessageCoding.decodeMessage(from: Data($0.value), topic: Topics.verificationCommands))?
+                    .type == "biometric:verify" }
+        }
+        let verify = try #require(command)
+        let header = try MessageCoding.decodeMessage(from: Data(verify.value), topic: Topics.verificationCommands).header
+        let socketId = try #require(header.principal?.socketId)
+        let redelivery = OutgoingMessage(topic: verify.topic, key: verify.key, value: verify.value)
+        let redis = try fixture.redisClient()
+        let doneKey = "verification:done:\(header.id.uuidString.lowercased())"
+        func plan() async throws -> CommandPlan? {
+            try await redis.get(doneKey).map { try MessageCoding.decode(CommandPlan.self, from: Data($0.utf8)) }
+        }
+        func waitUntilDelivered() async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await plan()?.stage != .delivered {
+                guard ContinuousClock.now < deadline else { throw FixtureError("command not delivered in time") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await waitUntilDelivered()
+        // Window 2: everything sent, the worker dies before marking it; the command comes again.
+        var stored = try #require(try await plan())
+        stored.stage = .planned
+        _ = try await redis.set(doneKey, String(decoding: try MessageCoding.encode(stored), as: UTF8.self))
+        try await fixture.produce([redelivery])
+        try await waitUntilDelivered()
+        // Window 1: the challenge is claimed and everything sent, the worker dies before storing its decision; the
+        // command comes again and is decided again (the challenge's claim recognises its owner).
+        _ = try await redis.del([doneKey])
+        try await fixture.produce([redelivery])
+        try await waitUntilDelivered()
+        await redis.close()
+        // Keyed like the worker's answers (same partition, so after them); sent twice under one id.
+        try await fixture.deliver(
+            Delivery.event("test:marker", data: ["n": 1], to: .socket(socketId)), id: UUID(), key: socketId, copies: 2)
+        let seen = try await peer.value
+        let audits = try await fixture.audits(count: 3)
+        await fixture.stop()
+        let chris = try #require(seen["c"])
+        let results = chris.events(named: "biometric:verification-result")
+        #expect(results.count == 1)
+        #expect(results.first?["success"] == .bool(true))
+        #expect(chris.acks(for: "biometric:verify").count == 1)
+        #expect(chris.events(named: "test:marker").count == 1)
+        #expect(audits.count == 3)
+        #expect(Set(audits.map(\.id)).count == 1)
+        #expect(audits.allSatisfy { $0.audit.success })
     }
 }
 

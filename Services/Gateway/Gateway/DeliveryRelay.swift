@@ -5,16 +5,22 @@ import Messages
 import Metrics
 import ServiceLifecycle
 import SocketIO
+import Synchronization
 
 /// Reads `gateway.deliveries` and `biometric.frames` (a group of its own, from the end: every gateway sees
-/// everything) and hands each event or control to the sockets it targets on this gateway.
+/// everything) and hands each event or control to the sockets it targets on this gateway. A delivery whose envelope
+/// id was relayed lately is a duplicate (a service re-sent it after a crash) and is dropped (``RecentEnvelopeIDs``).
 final class DeliveryRelay: Service, Sendable {
     private let consumer: KafkaConsumer
     private let context: GatewayContext
+    private let recent: Mutex<RecentEnvelopeIDs>
+    private static let duplicates = Counter(label: "gateway_deliveries_duplicate_total")
 
     init(consumer: KafkaConsumer, context: GatewayContext) {
         self.consumer = consumer
         self.context = context
+        recent = Mutex(RecentEnvelopeIDs(capacity: context.configuration.deliveryDedupCapacity,
+                                         window: context.configuration.deliveryDedupWindow))
     }
 
     /// Marks the gateway ready once its partitions are assigned, then relays until graceful shutdown.
@@ -38,10 +44,12 @@ final class DeliveryRelay: Service, Sendable {
 
     func relayDelivery(_ record: KafkaMessage) {
         let delivery: Delivery
+        let envelopeId: UUID
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
             guard let payload = decoded.payload as? Delivery else { return }
             delivery = payload
+            envelopeId = decoded.header.id
         } catch {
             Counter(label: "gateway_deliveries_invalid_total").increment()
             context.logger.warning("invalid delivery ignored", metadata: [
@@ -50,6 +58,11 @@ final class DeliveryRelay: Service, Sendable {
             return
         }
         if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
+        guard recent.withLock({ $0.insert(envelopeId, now: .now) }) else {
+            Self.duplicates.increment()
+            context.logger.debug("duplicate delivery dropped", metadata: ["envelope.id": "\(envelopeId)"])
+            return
+        }
         let targets = context.hub.resolve(delivery.target)
         switch delivery.content {
         case .event(let event):

@@ -45,6 +45,11 @@ public struct GatewayConfiguration: Sendable {
     public var livenessInterval: Duration
     /// `HEALTH_INTERVAL_SECONDS` (30): period of `server:health` to the admin room.
     public var healthInterval: Duration
+    /// `DELIVERY_DEDUP_WINDOW_SECONDS` (300): how long the envelope id of a relayed delivery is remembered, so that
+    /// a copy re-sent by a service after a crash is dropped.
+    public var deliveryDedupWindow: Duration
+    /// `DELIVERY_DEDUP_CAPACITY` (100000): most delivery ids remembered at once (0 turns duplicate dropping off).
+    public var deliveryDedupCapacity: Int
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
@@ -90,6 +95,9 @@ public struct GatewayConfiguration: Sendable {
                                                            range: .milliseconds(100)...(.seconds(3600)))
         healthInterval = try environment.durationSeconds("HEALTH_INTERVAL_SECONDS", default: .seconds(30),
                                                          range: .milliseconds(100)...(.seconds(3600)))
+        deliveryDedupWindow = try environment.durationSeconds("DELIVERY_DEDUP_WINDOW_SECONDS", default: .seconds(300),
+                                                             range: .seconds(1)...(.seconds(86_400)))
+        deliveryDedupCapacity = try environment.int("DELIVERY_DEDUP_CAPACITY", default: 100_000, range: 0...10_000_000)
         tlsCertificateFile = environment.optionalString("TLS_CERT_FILE")
         tlsKeyFile = environment.optionalString("TLS_KEY_FILE")
         if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {

@@ -42,8 +42,11 @@ public struct VerificationHandler: Sendable {
                let verify = message.payload as? BiometricVerify, let principal = message.header.principal {
                 let reply = Reply(principal: principal, reply: message.header.reply)
                 let data = Self.resultData(recordId: verify.recordId, reason: .unavailable)
+                // Best effort (the command goes to deadletter anyway), under the id of the planned result: if that
+                // result did reach the gateway, this answer is dropped there as its duplicate.
                 if let delivery = reply.event(.biometricVerificationResult, data) {
-                    _ = try? await producer.send(delivery, key: reply.key)  // best effort: the command goes to deadletter anyway
+                    _ = try? await producer.send(
+                        delivery, key: reply.key, id: Self.deliveryId(message.header.id, Purpose.result))
                 }
             }
             throw error
@@ -73,8 +76,9 @@ public struct VerificationHandler: Sendable {
             plan.stage = .audited
             try await store(plan, key: key)
         }
-        for outgoing in plan.deliveries {
-            try await producer.send(outgoing.delivery, key: outgoing.key)
+        for (index, outgoing) in plan.deliveries.enumerated() {
+            let id = outgoing.id ?? Self.deliveryId(message.header.id, "\(index)")
+            try await producer.send(outgoing.delivery, key: outgoing.key, id: id)
         }
         plan.stage = .delivered
         try await store(plan, key: key)
@@ -123,10 +127,17 @@ public struct VerificationHandler: Sendable {
             throw VerificationWorkerError(.missingPrincipal, "\(message.type) without a principal")
         }
         let reply = Reply(principal: principal, reply: message.header.reply)
-        func plan(_ deliveries: [Delivery?], audit: BiometricVerification? = nil) -> CommandPlan {
+        let commandId = message.header.id
+        func plan(_ deliveries: [(purpose: String, delivery: Delivery?)], audit: BiometricVerification? = nil)
+            -> CommandPlan
+        {
             CommandPlan(
-                audit: audit, auditId: audit.map { _ in Self.derivedId(message.header.id, "audit") },
-                deliveries: deliveries.compactMap { $0.map { CommandPlan.Outgoing(delivery: $0, key: reply.key) } })
+                audit: audit, auditId: audit.map { _ in Self.derivedId(commandId, "audit") },
+                deliveries: deliveries.compactMap { entry in
+                    entry.delivery.map {
+                        CommandPlan.Outgoing(delivery: $0, key: reply.key, id: Self.deliveryId(commandId, entry.purpose))
+                    }
+                })
         }
         func refusal(_ reason: VerificationReason, recordId: String? = nil, deviceId: String? = nil) -> CommandPlan {
             var data: [String: JSONValue] = ["message": .string(reason.message), "reason": .string(reason.rawValue)]
@@ -134,7 +145,7 @@ public struct VerificationHandler: Sendable {
             if let deviceId { data["deviceId"] = .string(deviceId) }
             Counter(label: "verification_refusals_total", dimensions: [("event", message.type), ("reason", reason.rawValue)])
                 .increment()
-            return plan([reply.event(.biometricError, .object(data))])
+            return plan([(Purpose.result, reply.event(.biometricError, .object(data)))])
         }
 
         switch message.payload {
@@ -142,10 +153,10 @@ public struct VerificationHandler: Sendable {
             if let refused = access(command.recordId, principal) { return refusal(refused, recordId: command.recordId) }
             let issued = try await challenges.issue(userId: principal.userId, recordId: command.recordId)
             Counter(label: "verification_challenges_issued_total").increment()
-            return plan([reply.event(.biometricChallengeIssued, [
+            return plan([(Purpose.result, reply.event(.biometricChallengeIssued, [
                 "recordId": .string(command.recordId), "challenge": .string(issued.challenge),
                 "expiresAt": .string(Timestamp.string(from: issued.expiresAt)),
-            ])])
+            ]))])
 
         case let command as BiometricVerify:
             return try await verify(command, principal: principal, reply: reply, commandId: message.header.id, plan: plan)
@@ -155,15 +166,15 @@ public struct VerificationHandler: Sendable {
                 return refusal(refused, recordId: command.recordId)
             }
             return plan([
-                reply.control(DeliveryControl(action: .join, room: Rooms.biometric(command.recordId))),
-                reply.event(.biometricSubscribed, ["recordId": .string(command.recordId)]),
+                (Purpose.control, reply.control(DeliveryControl(action: .join, room: Rooms.biometric(command.recordId)))),
+                (Purpose.result, reply.event(.biometricSubscribed, ["recordId": .string(command.recordId)])),
             ])
 
         case let command as BiometricUnsubscribe:
             // Leaving is always allowed: it can only take the socket out of a room.
             return plan([
-                reply.control(DeliveryControl(action: .leave, room: Rooms.biometric(command.recordId))),
-                reply.ack(["recordId": .string(command.recordId), "subscribed": false]),
+                (Purpose.control, reply.control(DeliveryControl(action: .leave, room: Rooms.biometric(command.recordId)))),
+                (Purpose.result, reply.ack(["recordId": .string(command.recordId), "subscribed": false])),
             ])
 
         case let command as BiometricStreamStart:
@@ -172,14 +183,15 @@ public struct VerificationHandler: Sendable {
                 return refusal(.notOwner, deviceId: command.deviceId)
             }
             return plan([
-                reply.control(DeliveryControl(action: .grantStream, deviceId: command.deviceId)),
-                reply.ack(["deviceId": .string(command.deviceId), "streaming": true]),
+                (Purpose.control, reply.control(DeliveryControl(action: .grantStream, deviceId: command.deviceId))),
+                (Purpose.result, reply.ack(["deviceId": .string(command.deviceId), "streaming": true])),
             ])
 
         case let command as BiometricStreamStop:
             return plan([
-                reply.control(DeliveryControl(action: .revokeStream, deviceId: command.deviceId, reason: "stream stopped")),
-                reply.ack(["deviceId": .string(command.deviceId), "streaming": false]),
+                (Purpose.control, reply.control(
+                    DeliveryControl(action: .revokeStream, deviceId: command.deviceId, reason: "stream stopped"))),
+                (Purpose.result, reply.ack(["deviceId": .string(command.deviceId), "streaming": false])),
             ])
 
         default:
@@ -198,19 +210,19 @@ public struct VerificationHandler: Sendable {
 
     private func verify(
         _ command: BiometricVerify, principal: Principal, reply: Reply, commandId: UUID,
-        plan: ([Delivery?], BiometricVerification?) -> CommandPlan
+        plan: ([(purpose: String, delivery: Delivery?)], BiometricVerification?) -> CommandPlan
     ) async throws -> CommandPlan {
         let clock = ContinuousClock()
         let start = clock.now
-        var deliveries: [Delivery?] = []
+        var deliveries: [(purpose: String, delivery: Delivery?)] = []
         let reason: VerificationReason
         if let refused = access(command.recordId, principal) {
             reason = refused
         } else if let record = registry.record(command.recordId) {
-            deliveries.append(Delivery.event(
+            deliveries.append((Purpose.started, Delivery.event(
                 ServerEvent.biometricVerificationStarted.rawValue,
                 data: ["recordId": .string(command.recordId), "timestamp": .string(Timestamp.string(from: Date()))],
-                to: .room(Rooms.biometric(command.recordId))))
+                to: .room(Rooms.biometric(command.recordId)))))
             reason = try await check(command, record: record, principal: principal, commandId: commandId)
         } else {
             reason = .unknownRecord
@@ -226,7 +238,8 @@ public struct VerificationHandler: Sendable {
             "biometric.record_id": "\(command.recordId)", "enduser.id": "\(principal.userId)",
             "verification.reason": "\(reason.rawValue)", "verification.latency_ms": "\(latencyMs)",
         ])
-        deliveries.append(reply.event(.biometricVerificationResult, Self.resultData(recordId: command.recordId, reason: reason)))
+        deliveries.append((Purpose.result, reply.event(
+            .biometricVerificationResult, Self.resultData(recordId: command.recordId, reason: reason))))
         let audit = BiometricVerification(
             recordId: command.recordId, userId: principal.userId, success: reason.isSuccess, reason: reason.rawValue,
             confidence: reason.isSuccess ? 1 : 0, latencyMs: max(0, latencyMs), gatewayId: reply.gatewayId,
@@ -256,6 +269,21 @@ public struct VerificationHandler: Sendable {
             "confidence": .number(reason.isSuccess ? 1 : 0), "reason": .string(reason.rawValue),
             "timestamp": .string(Timestamp.string(from: Date())),
         ]
+    }
+
+    /// What each delivery of a command is for; with the command's envelope id it names the delivery's envelope id.
+    enum Purpose {
+        /// The answer to the socket (result, error, subscribed, ack).
+        static let result = "result"
+        /// A control (join, leave, grant, revoke) that precedes the answer.
+        static let control = "control"
+        /// `biometric:verification-started` to the record room.
+        static let started = "started"
+    }
+
+    /// The envelope id of the delivery of command `commandId` for `purpose`: the same on every redelivery.
+    static func deliveryId(_ commandId: UUID, _ purpose: String) -> UUID {
+        derivedId(commandId, "delivery:\(purpose)")
     }
 
     /// A UUID derived from another (SHA-256 of purpose and id), stable across redeliveries.
