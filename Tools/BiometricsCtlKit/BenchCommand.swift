@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark the project's clients against reference tools.",
-        subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, BrokerProcessCommand.self,
+        subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, VerifyBenchCommand.self, BrokerProcessCommand.self,
                       RawServerCommand.self])
 }
 

@@ -7,8 +7,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// The worker's view of `biometric.records` (log-compacted by record id): read from the beginning at start and
-/// followed live. It is caught up — and the worker ready — once every partition has been read up to the high
-/// watermark measured at start. A record's latest version wins; a revocation takes effect with the next lookup.
+/// followed live. Its partitions come from the cluster's metadata (not from the project's default count, so a topic
+/// provisioned with more partitions is still read whole). It is caught up — and the worker ready — once every
+/// partition has been read up to the high watermark measured at start. A record's latest version wins; a revocation
+/// takes effect with the next lookup.
 public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
     private struct State {
         var records: [String: BiometricRecord] = [:]
@@ -17,22 +19,16 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         var caughtUp = false
     }
 
-    private let consumer: KafkaConsumer
+    private let kafka: KafkaConfiguration
     private let admin: KafkaAdmin
-    private let partitions: [TopicPartition]
     private let catchUpTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private let caughtUpSignal = AsyncSignal()
 
-    /// Creates a registry over its own consumer (explicit assignment of every partition from the beginning).
+    /// Creates a registry; ``run()`` reads every partition from the beginning with a consumer of its own.
     public init(kafka: KafkaConfiguration, admin: KafkaAdmin, catchUpTimeout: Duration, logger: Logger) throws {
-        let count = Topics.spec(named: Topics.biometricRecords)?.partitions ?? 1
-        partitions = (0..<count).map { TopicPartition(topic: Topics.biometricRecords, partition: Int32($0)) }
-        var assignment: [TopicPartition: KafkaOffset] = [:]
-        for partition in partitions { assignment[partition] = .beginning }
-        consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
+        self.kafka = kafka
         self.admin = admin
         self.catchUpTimeout = catchUpTimeout
         self.logger = logger
@@ -61,8 +57,18 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Measures the high watermarks, reads up to them (then ready), and follows the topic until graceful shutdown.
+    /// Finds the partitions, measures their high watermarks, reads up to them (then ready), and follows the topic
+    /// until graceful shutdown.
     public func run() async throws {
+        let topic = try await admin.listTopics(timeout: .seconds(10)).first { $0.name == Topics.biometricRecords }
+        guard let topic, !topic.partitions.isEmpty else {
+            throw VerificationWorkerError(.registryUnavailable, "topic \(Topics.biometricRecords) does not exist")
+        }
+        let partitions = topic.partitions.map { TopicPartition(topic: Topics.biometricRecords, partition: $0) }
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                kafka: kafka, mode: .assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, .beginning) }))),
+            logger: logger)
         try await withGracefulShutdownHandler {
             var targets: [Int32: Int64] = [:]
             for partition in partitions {
