@@ -123,7 +123,11 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Runtime"],
+            dependencies: [
+                "Runtime", "Kafka", "Messages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Runtime", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
@@ -131,8 +135,7 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"],
-            exclude: ["Peers"]),
+            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"]),
         .testTarget(
             name: "VerificationWorkerTests",
             dependencies: [
