@@ -7,6 +7,7 @@ Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
                  {"client": "a", "wait_for": "event-name", "timeout": 20},
+                 {"client": "a", "wait_for_ack": "emitted-event-name", "count": 1, "timeout": 20},
                  {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
                                                      "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
@@ -142,6 +143,14 @@ def main():
             while time.time() < deadline:
                 with lock:
                     seen = sum(1 for event, _ in record["events"] if event == step["wait_for"])
+                    if seen >= step.get("count", 1):
+                        break
+                time.sleep(0.02)
+        elif "wait_for_ack" in step:  # until the client has this many ack answers for the event (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while time.time() < deadline:
+                with lock:
+                    seen = sum(1 for event, _ in record["acks"] if event == step["wait_for_ack"])
                     if seen >= step.get("count", 1):
                         break
                 time.sleep(0.02)

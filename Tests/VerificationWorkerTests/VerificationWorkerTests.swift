@@ -198,6 +198,72 @@ struct VerificationWorkerTests {
         #expect(bob.payloads(named: "biometric:stream-frame").isEmpty)
     }
 
+    @Test("revoking a record withdraws its stream grants and room memberships: no frame reaches the viewer after it")
+    func revocationWithdrawsGrants() async throws {
+        let fixture = try await WorkerFixture()
+        try await fixture.enroll("rec-r", user: "alice", devices: ["dev-r"])
+        try await fixture.enroll("rec-signal", user: "alice")
+        try await fixture.waitForRecord("rec-r", status: .active)
+        try await fixture.waitForRecord("rec-signal", status: .active)
+        let before: [String: Any] = ["$bytes": Data("before-revoke".utf8).base64EncodedString()]
+        let after: [String: Any] = ["$bytes": Data("after-revoke".utf8).base64EncodedString()]
+        let clients = [try await client(fixture, "s", user: "alice"), try await client(fixture, "v", user: "alice"),
+                       try await client(fixture, "w", user: "alice")]
+        let peer = Task {
+            try await fixture.runPeer(clients: clients, steps: [
+                ["client": "s", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
+                ["client": "s", "wait_for_ack": "biometric:stream-start"],
+                ["client": "v", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
+                ["client": "v", "wait_for_ack": "biometric:stream-start"],
+                ["client": "w", "emit": "biometric:subscribe", "data": ["recordId": "rec-r"]],
+                ["client": "w", "wait_for": "biometric:subscribed"],
+                ["client": "s", "emit": "biometric:stream-data", "data": ["deviceId": "dev-r", "frame": before]],
+                ["client": "v", "wait_for": "biometric:stream-frame"],
+                // Tells the test (through the grant book) that streaming works: now it revokes rec-r.
+                ["client": "v", "emit": "biometric:subscribe", "data": ["recordId": "rec-signal"]],
+                ["client": "s", "wait_for": "biometric:error", "timeout": 60],
+                ["client": "v", "wait_for": "biometric:error", "timeout": 30],
+                ["client": "w", "wait_for": "biometric:error", "timeout": 30],
+                ["client": "s", "emit": "biometric:stream-data", "data": ["deviceId": "dev-r", "frame": after]],
+                ["client": "s", "wait_for": "error", "timeout": 30],
+            ], collectSeconds: 1)
+        }
+        let redis = try fixture.redisClient()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await redis.smembers("verification:grants:rec-signal").isEmpty {
+            guard ContinuousClock.now < deadline else { throw FixtureError("the viewer never signalled") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await redis.smembers("verification:grants:rec-r").count == 3)
+        try await fixture.revoke("rec-r")
+        let seen = try await peer.value
+        let remaining = try await redis.smembers("verification:grants:rec-r")
+        // The peer disconnected: the worker hears it on gateway.connections and forgets the viewer's room grant.
+        let forgetDeadline = ContinuousClock.now + .seconds(30)
+        while try await !redis.smembers("verification:grants:rec-signal").isEmpty {
+            guard ContinuousClock.now < forgetDeadline else { throw FixtureError("disconnect did not forget grants") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await redis.close()
+        await fixture.stop()
+        let streamer = try #require(seen["s"]), viewer = try #require(seen["v"]), watcher = try #require(seen["w"])
+        let frames = viewer.payloads(named: "biometric:stream-frame").compactMap { $0["frame"]?.peerBytes }
+            .map { String(decoding: $0, as: UTF8.self) }
+        #expect(frames == ["before-revoke"])
+        for socket in [streamer, viewer] {
+            let notice = try #require(socket.payloads(named: "biometric:error").first)
+            #expect(notice["reason"] == .string("revoked"))
+            #expect(notice["recordId"] == .string("rec-r"))
+            #expect(notice["deviceId"] == .string("dev-r"))
+        }
+        let left = try #require(watcher.payloads(named: "biometric:error").first)
+        #expect(left["reason"] == .string("revoked"))
+        #expect(left["deviceId"] == nil)
+        // The gateway refused the frame sent after the withdrawal: the streamer no longer holds a grant.
+        #expect(streamer.payloads(named: "error").contains { $0["event"] == .string("biometric:stream-data") })
+        #expect(remaining.isEmpty)
+    }
+
     @Test("killing the worker mid-stream and starting another loses no verify request and double-audits none")
     func killAndRestart() async throws {
         let fixture = try await WorkerFixture()
@@ -289,7 +355,7 @@ struct VerificationWorkerTests {
         let audits = try await fixture.audits(count: 3)
         await fixture.stop()
         let chris = try #require(seen["c"])
-        let results = chris.events(named: "biometric:verification-result")
+        let results = chris.payloads(named: "biometric:verification-result")
         #expect(results.count == 1)
         #expect(results.first?["success"] == .bool(true))
         #expect(chris.acks(for: "biometric:verify").count == 1)

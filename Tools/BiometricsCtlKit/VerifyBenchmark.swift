@@ -200,6 +200,7 @@ struct VerifyBenchmark: Sendable {
         let processes = stack.serverProcesses
         let cpuBefore = processes.map { ProcessProbe.cpuSeconds(pid: $0.pid) ?? 0 }
         let ownBefore = CPUTime.ofThisProcess()
+        let loadBefore = Self.loadAverage()
         let coresBefore = CoreSample.now()
         let run = try await AckDriver.run(requests, on: clients, pacing: .rate(perSecond: options.rate),
                                           timeout: .seconds(options.seconds + 120))
@@ -216,7 +217,14 @@ struct VerifyBenchmark: Sendable {
             latency: LatencyResult(milliseconds: answered.map(\.latencyMs), cpuSeconds: serverCPU),
             serverCoreBusy: cores.busyShare(of: options.serverCPU, since: coresBefore),
             clientCoreBusy: cores.busyShare(of: options.clientCPU, since: coresBefore),
-            processCPU: cpu + [ProcessCPU(name: "load generator", seconds: CPUTime.ofThisProcess() - ownBefore)])
+            processCPU: cpu + [ProcessCPU(name: "load generator", seconds: CPUTime.ofThisProcess() - ownBefore)],
+            loadAverage: [loadBefore, Self.loadAverage()])
+    }
+
+    /// The 1-minute load average (`/proc/loadavg`), 0 when unknown.
+    static func loadAverage() -> Double {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").first.flatMap { Double($0) } ?? 0
     }
 
     private static func successes(_ run: AckDriver.Run) -> Int {

@@ -69,6 +69,8 @@ struct LoadResult: Sendable, Codable {
     var clientCoreBusy: Double
     /// CPU seconds per process during the phase.
     var processCPU: [ProcessCPU]
+    /// `/proc/loadavg`'s 1-minute load before and after the phase (other work on the machine shows here).
+    var loadAverage: [Double]
 }
 
 /// Everything measured with one `fetch.wait.max.ms`.
@@ -123,6 +125,9 @@ struct VerifyBenchmarkReport: Sendable, Codable {
                 $0.processCPU.map { f($0.seconds, 2) }.joined(separator: " · ")
             } }),
             ("worst generator send lag, ms", cells { $0.load.map { f($0.worstSendLagMs, 2) } }),
+            ("machine load average (1 min) before → after", cells { $0.load.map {
+                $0.loadAverage.map { f($0, 2) }.joined(separator: " → ")
+            } }),
         ]
     }
 

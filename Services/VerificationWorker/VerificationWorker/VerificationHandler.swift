@@ -13,16 +13,18 @@ import Runtime
 public struct VerificationHandler: Sendable {
     private let registry: RecordRegistry
     private let challenges: ChallengeStore
+    private let grants: GrantBook
     private let redis: RedisClient
     private let producer: EnvelopeProducer
     private let idempotencyTTL: Duration
     private let logger: Logger
 
     /// Creates the handler.
-    public init(registry: RecordRegistry, challenges: ChallengeStore, redis: RedisClient, producer: EnvelopeProducer,
-                idempotencyTTL: Duration, logger: Logger) {
+    public init(registry: RecordRegistry, challenges: ChallengeStore, grants: GrantBook, redis: RedisClient,
+                producer: EnvelopeProducer, idempotencyTTL: Duration, logger: Logger) {
         self.registry = registry
         self.challenges = challenges
+        self.grants = grants
         self.redis = redis
         self.producer = producer
         self.idempotencyTTL = idempotencyTTL
@@ -115,6 +117,15 @@ public struct VerificationHandler: Sendable {
             socketId.map { Delivery.control(control, to: .socket($0), gatewayId: gatewayId) }
         }
 
+        /// What giving this socket `kind` records in the grant book; nil without a socket to give it to.
+        func grant(_ kind: GrantBook.Grant.Kind, principal: Principal, deviceId: String? = nil, role: String? = nil)
+            -> GrantBook.Grant?
+        {
+            guard let socketId else { return nil }
+            return GrantBook.Grant(kind: kind, gatewayId: gatewayId ?? "", socketId: socketId, userId: principal.userId,
+                                   deviceId: deviceId, role: role)
+        }
+
         /// Answers the client's ack (when it asked) without emitting an event.
         func ack(_ data: JSONValue) -> Delivery? {
             guard let ackId else { return nil }
@@ -162,8 +173,17 @@ public struct VerificationHandler: Sendable {
             return try await verify(command, principal: principal, reply: reply, commandId: message.header.id, plan: plan)
 
         case let command as BiometricSubscribe:
-            if let refused = access(command.recordId, principal, allowRevoked: true) {
+            if let refused = access(command.recordId, principal) {
                 return refusal(refused, recordId: command.recordId)
+            }
+            if let grant = reply.grant(.room, principal: principal, role: role(command.recordId, principal)) {
+                // Recorded before the join goes out, then checked again: a revocation applied meanwhile either sees
+                // the grant (and withdraws it) or is seen here (and the join never goes out).
+                try await grants.add(grant, recordId: command.recordId)
+                if let refused = access(command.recordId, principal) {
+                    try await grants.remove(grant, recordId: command.recordId)
+                    return refusal(refused, recordId: command.recordId)
+                }
             }
             return plan([
                 (Purpose.control, reply.control(DeliveryControl(action: .join, room: Rooms.biometric(command.recordId)))),
@@ -172,15 +192,31 @@ public struct VerificationHandler: Sendable {
 
         case let command as BiometricUnsubscribe:
             // Leaving is always allowed: it can only take the socket out of a room.
+            if let grant = reply.grant(.room, principal: principal) {
+                try await grants.remove(.room, gatewayId: grant.gatewayId, socketId: grant.socketId,
+                                        recordId: command.recordId)
+            }
             return plan([
                 (Purpose.control, reply.control(DeliveryControl(action: .leave, room: Rooms.biometric(command.recordId)))),
                 (Purpose.result, reply.ack(["recordId": .string(command.recordId), "subscribed": false])),
             ])
 
         case let command as BiometricStreamStart:
-            let owned = registry.activeRecords(forDevice: command.deviceId).contains { $0.ownerUserId == principal.userId }
-            guard owned else {
+            func owned() -> [String] {
+                registry.activeRecords(forDevice: command.deviceId).filter { $0.ownerUserId == principal.userId }
+                    .map(\.recordId).sorted()
+            }
+            let records = owned()
+            guard !records.isEmpty else {
                 return refusal(.notOwner, deviceId: command.deviceId)
+            }
+            if let grant = reply.grant(.stream, principal: principal, deviceId: command.deviceId) {
+                // As for subscribe: recorded under every record listing the device, then checked again.
+                for recordId in records { try await grants.add(grant, recordId: recordId) }
+                if owned().isEmpty {
+                    for recordId in records { try await grants.remove(grant, recordId: recordId) }
+                    return refusal(.notOwner, deviceId: command.deviceId)
+                }
             }
             return plan([
                 (Purpose.control, reply.control(DeliveryControl(action: .grantStream, deviceId: command.deviceId))),
@@ -188,6 +224,12 @@ public struct VerificationHandler: Sendable {
             ])
 
         case let command as BiometricStreamStop:
+            if let grant = reply.grant(.stream, principal: principal, deviceId: command.deviceId) {
+                for record in registry.records(forDevice: command.deviceId) {
+                    try await grants.remove(.stream, gatewayId: grant.gatewayId, socketId: grant.socketId,
+                                            deviceId: command.deviceId, recordId: record.recordId)
+                }
+            }
             return plan([
                 (Purpose.control, reply.control(
                     DeliveryControl(action: .revokeStream, deviceId: command.deviceId, reason: "stream stopped"))),
@@ -200,12 +242,18 @@ public struct VerificationHandler: Sendable {
     }
 
     /// Why `principal` may not use record `recordId`, or nil when it may (owner or granted role, and active).
-    func access(_ recordId: String, _ principal: Principal, allowRevoked: Bool = false) -> VerificationReason? {
+    func access(_ recordId: String, _ principal: Principal) -> VerificationReason? {
         guard let record = registry.record(recordId) else { return .unknownRecord }
         let allowed = record.ownerUserId == principal.userId || record.grantedRoles.contains(where: principal.hasRole)
         guard allowed else { return .notOwner }
-        if !allowRevoked, record.status != .active { return .revoked }
+        if record.status != .active { return .revoked }
         return nil
+    }
+
+    /// The record role `principal` uses `recordId` through: nil for its owner, else the first granted role it holds.
+    func role(_ recordId: String, _ principal: Principal) -> String? {
+        guard let record = registry.record(recordId), record.ownerUserId != principal.userId else { return nil }
+        return record.grantedRoles.first(where: principal.hasRole)
     }
 
     private func verify(
@@ -288,7 +336,12 @@ public struct VerificationHandler: Sendable {
 
     /// A UUID derived from another (SHA-256 of purpose and id), stable across redeliveries.
     static func derivedId(_ id: UUID, _ purpose: String) -> UUID {
-        var bytes = Array(SHA256.hash(data: Data("\(purpose):\(id.uuidString.lowercased())".utf8)).prefix(16))
+        derivedId(named: "\(purpose):\(id.uuidString.lowercased())")
+    }
+
+    /// A UUID derived from a name (SHA-256, UUIDv5-style): the same name always gives the same id.
+    static func derivedId(named name: String) -> UUID {
+        var bytes = Array(SHA256.hash(data: Data(name.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 style (name-based)
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
