@@ -75,6 +75,16 @@ def signed_verify(spec, record):
     return {"recordId": spec["recordId"], "challenge": challenge, "signature": b64url(signature)}
 
 
+def wait_until_seen(lock, entries, name, step):
+    """Waits (at most step["timeout"] seconds, 20 by default) until step["count"] (1) entries are named name."""
+    deadline = time.time() + step.get("timeout", 20)
+    while time.time() < deadline:
+        with lock:
+            if sum(1 for entry, _ in entries if entry == name) >= step.get("count", 1):
+                return
+        time.sleep(0.02)
+
+
 def main():
     with open(sys.argv[1]) as f:
         plan = json.load(f)
@@ -139,21 +149,9 @@ def main():
         if not record["connected"]:
             continue
         if "wait_for" in step:  # until the client has received this event (bounded): syncs with the test
-            deadline = time.time() + step.get("timeout", 20)
-            while time.time() < deadline:
-                with lock:
-                    seen = sum(1 for event, _ in record["events"] if event == step["wait_for"])
-                    if seen >= step.get("count", 1):
-                        break
-                time.sleep(0.02)
+            wait_until_seen(lock, record["events"], step["wait_for"], step)
         elif "wait_for_ack" in step:  # until the client has this many ack answers for the event (bounded)
-            deadline = time.time() + step.get("timeout", 20)
-            while time.time() < deadline:
-                with lock:
-                    seen = sum(1 for event, _ in record["acks"] if event == step["wait_for_ack"])
-                    if seen >= step.get("count", 1):
-                        break
-                time.sleep(0.02)
+            wait_until_seen(lock, record["acks"], step["wait_for_ack"], step)
         elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'

@@ -407,3 +407,57 @@ struct ChallengeStoreTests {
         #expect(SignatureVerifier.publicKey(jwk)?.rawRepresentation == key.publicKey.rawRepresentation)
     }
 }
+
+@Suite("Grant book", .timeLimit(.minutes(1)))
+struct GrantBookTests {
+    private func record(status: RecordStatus = .active, owner: String = "alice", devices: [String] = ["d1", "d2"],
+                        roles: [String] = ["OPS"]) -> BiometricRecord {
+        BiometricRecord(recordId: "r1", ownerUserId: owner, deviceIds: devices,
+                        publicKey: SignatureVerifier.jwk(P256Fixture().publicKey), status: status, grantedRoles: roles)
+    }
+
+    @Test("a grant is withdrawn by revocation, deletion, a new owner, a lost role or a removed device — and only then")
+    func withdrawal() {
+        let stream = GrantBook.Grant(kind: .stream, gatewayId: "g", socketId: "s", userId: "alice", deviceId: "d1")
+        let room = GrantBook.Grant(kind: .room, gatewayId: "g", socketId: "s", userId: "olga", role: "OPS")
+        #expect(!stream.isWithdrawn(by: record()))
+        #expect(!room.isWithdrawn(by: record()))
+        #expect(stream.isWithdrawn(by: record(status: .revoked)))
+        #expect(room.isWithdrawn(by: record(status: .revoked)))
+        #expect(stream.isWithdrawn(by: nil))
+        #expect(stream.isWithdrawn(by: record(owner: "bob")))
+        #expect(!room.isWithdrawn(by: record(owner: "bob")))
+        #expect(room.isWithdrawn(by: record(roles: [])))
+        #expect(stream.isWithdrawn(by: record(devices: ["d2"])))
+        #expect(!room.isWithdrawn(by: record(devices: [])))
+    }
+
+    @Test("each withdrawn grant goes to exactly one of two instances; disconnects and stops forget grants")
+    func exactlyOnce() async throws {
+        let server = try await RedisServerProcess.start()
+        let first = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t1"))
+        let second = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t2"))
+        let bookA = GrantBook(redis: first, ttl: .seconds(600)), bookB = GrantBook(redis: second, ttl: .seconds(600))
+        let grants = (0..<40).map { GrantBook.Grant(kind: .stream, gatewayId: "g", socketId: "s\($0)", userId: "alice",
+                                                    deviceId: "d1") }
+        for grant in grants { try await bookA.add(grant, recordId: "r1") }
+        #expect(try await bookB.grantedRecords() == ["r1"])
+        #expect(try await bookA.takeWithdrawn(recordId: "r1", record: record()).isEmpty)
+        async let takenA = bookA.takeWithdrawn(recordId: "r1", record: record(status: .revoked))
+        async let takenB = bookB.takeWithdrawn(recordId: "r1", record: record(status: .revoked))
+        let taken = try await takenA + takenB
+        #expect(taken.count == grants.count)
+        #expect(Set(taken) == Set(grants))
+
+        try await bookA.add(grants[0], recordId: "r1")
+        try await bookA.add(grants[1], recordId: "r1")
+        try await bookA.add(GrantBook.Grant(kind: .room, gatewayId: "g", socketId: "s1", userId: "alice"), recordId: "r1")
+        try await bookB.remove(.stream, gatewayId: "g", socketId: "s0", deviceId: "d1", recordId: "r1")
+        try await bookB.forgetSocket(gatewayId: "g", socketId: "s1")
+        #expect(try await bookA.takeWithdrawn(recordId: "r1", record: nil).isEmpty)
+        #expect(try await bookA.grantedRecords().isEmpty)
+        await first.close()
+        await second.close()
+        try? await server.stop()
+    }
+}

@@ -9,7 +9,8 @@ public struct CommandPlan: Codable, Sendable {
     public enum Stage: String, Codable, Sendable, Comparable {
         /// Decided; nothing sent yet.
         case planned
-        /// The audit record is on `biometric.verifications`.
+        /// The audit record is on `biometric.verifications` (written by earlier versions, which sent the audit first;
+        /// now the audit and the deliveries go out together and the plan goes from planned to delivered).
         case audited
         /// Every delivery is on `gateway.deliveries`.
         case delivered
