@@ -9,8 +9,8 @@ public struct CommandPlan: Codable, Sendable {
     public enum Stage: String, Codable, Sendable, Comparable {
         /// Decided; nothing sent yet.
         case planned
-        /// The audit record is on `biometric.verifications` (written by earlier versions, which sent the audit first;
-        /// now the audit and the deliveries go out together and the plan goes from planned to delivered).
+        /// The audit record is on `biometric.verifications` (written by earlier versions; the plan now goes from
+        /// planned to delivered, re-sent copies being harmless under their derived ids).
         case audited
         /// Every delivery is on `gateway.deliveries`.
         case delivered
