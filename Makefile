@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev redis-server kcat pkg-config python3-venv
 
-.PHONY: deps apt-deps python-deps build build-release run test bench clean
+.PHONY: deps apt-deps python-deps build build-release release run test bench clean
 
 ## deps: Debian packages (librdkafka, hiredis, OpenSSL, redis-server, kcat) and the Python test peers in .venv
 deps: apt-deps python-deps
@@ -35,6 +35,12 @@ build-release: apt-deps
 	$(SWIFT) build -c release --product biometricsctl
 	$(SWIFT) build -c release --product gateway
 
+## release: release binaries of every executable (gateway, verification-worker, metrics-exporter, biometricsctl, …)
+## in .build/release — what deploy/ installs
+release: apt-deps
+	$(SWIFT) build -c release
+	@$(SWIFT) build -c release --show-bin-path
+
 ## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
 run: deps
 	$(SWIFT) build
@@ -45,11 +51,12 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; verify round trips
-## through gateway → Kafka → worker → Kafka → gateway (release build; not a test)
+## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
+## storm; verify round trips through gateway → Kafka → worker → Kafka → gateway (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
+	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
 	.build/release/biometricsctl bench verify
 
 clean:

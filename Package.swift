@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -77,6 +78,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -102,6 +104,17 @@ let package = Package(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
 
+        .target(
+            name: "MetricsExporter",
+            dependencies: [
+                "Kafka", "Messages", "Runtime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/MetricsExporter/MetricsExporter"),
+        .executableTarget(
+            name: "metrics-exporter", dependencies: ["MetricsExporter"], path: "Services/MetricsExporter/Main"),
+
         // The Swift client SDK: the shared codec over a NIO WebSocket, reconnects, typed calls.
         .target(
             name: "BiometricsClient",
@@ -121,7 +134,7 @@ let package = Package(
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
-                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +167,7 @@ let package = Package(
             dependencies: [
                 "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
                 "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
             name: "GatewayTests",
@@ -175,6 +189,15 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "Runtime", "Kafka", "Messages", "Redis", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "Kafka", "Messages", "Runtime",
+                "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

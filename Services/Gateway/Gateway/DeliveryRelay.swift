@@ -9,7 +9,8 @@ import Synchronization
 
 /// Reads `gateway.deliveries` and `biometric.frames` (a group of its own, from the end: every gateway sees
 /// everything) and hands each event or control to the sockets it targets on this gateway. A delivery whose envelope
-/// id was relayed lately is a duplicate (a service re-sent it after a crash) and is dropped (``RecentEnvelopeIDs``).
+/// id was read lately is a duplicate (a service re-sent it after a crash): it is neither relayed nor kept for
+/// recoveries (``RecentEnvelopeIDs``).
 final class DeliveryRelay: Service, Sendable {
     private let consumer: KafkaConsumer
     private let context: GatewayContext
@@ -27,13 +28,33 @@ final class DeliveryRelay: Service, Sendable {
     func run() async throws {
         try await withGracefulShutdownHandler {
             _ = try await consumer.waitForAssignment(timeout: .seconds(60))
-            context.markReady()
-            context.logger.info("gateway ready: deliveries assigned")
+            var backlogEnds: [Int64] = []
+            if let recovery = context.recovery {
+                // One recovery window back: no socket is connected yet, so this only fills the history that
+                // reconnecting clients are replayed from.
+                let (starts, ends) = try await recovery.deliveryBacklog()
+                context.deliveryCut.start(at: starts)
+                try await consumer.seek(Dictionary(uniqueKeysWithValues: starts.enumerated().map { index, start in
+                    (TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index)), KafkaOffset.offset(start))
+                }))
+                backlogEnds = ends
+            }
+            await becomeReady(after: backlogEnds)
+            var lastEviction = ContinuousClock.now
             for await record in consumer.messages {
                 if record.topic == Topics.biometricFrames {
                     relayFrame(record)
                 } else {
-                    relayDelivery(record)
+                    let delivery = decodeDelivery(record)
+                    context.deliveryCut.relay(partition: record.partition, offset: record.offset, delivery: delivery) {
+                        position in
+                        if let delivery { relayDelivery(delivery, position: position) }
+                    }
+                    if !context.isReady, !backlogEnds.isEmpty { await becomeReady(after: backlogEnds) }
+                }
+                if ContinuousClock.now - lastEviction > .seconds(1) {
+                    lastEviction = .now
+                    context.deliveryCut.evict(readBefore: .now - context.configuration.recoveryWindow * 1.5)
                 }
             }
         } onGracefulShutdown: { [consumer] in
@@ -42,37 +63,65 @@ final class DeliveryRelay: Service, Sendable {
         await consumer.close()
     }
 
-    func relayDelivery(_ record: KafkaMessage) {
-        let delivery: Delivery
-        let envelopeId: UUID
+    /// Marks the gateway ready once the relay has read up to `ends` (the backlog for recoveries) and the recovery
+    /// index has caught up; at once without recovery.
+    private func becomeReady(after ends: [Int64]) async {
+        guard !context.isReady else { return }
+        if !ends.isEmpty {
+            let position = context.deliveryCut.current
+            guard zip(position.next, ends).allSatisfy({ $0 >= $1 }) else { return }
+            while let index = context.recovery?.index, !index.isCaughtUp, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        context.markReady()
+        context.logger.info("gateway ready: deliveries assigned")
+    }
+
+    /// The delivery in `record`; nil when it is invalid or a duplicate of one read lately.
+    private func decodeDelivery(_ record: KafkaMessage) -> Delivery? {
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
-            guard let payload = decoded.payload as? Delivery else { return }
-            delivery = payload
-            envelopeId = decoded.header.id
+            guard recent.withLock({ $0.insert(decoded.header.id, now: .now) }) else {
+                Self.duplicates.increment()
+                context.logger.debug("duplicate delivery dropped", metadata: ["envelope.id": "\(decoded.header.id)"])
+                return nil
+            }
+            return decoded.payload as? Delivery
         } catch {
             Counter(label: "gateway_deliveries_invalid_total").increment()
             context.logger.warning("invalid delivery ignored", metadata: [
                 "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)", "error.message": "\(error)",
             ])
-            return
+            return nil
         }
-        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
-        guard recent.withLock({ $0.insert(envelopeId, now: .now) }) else {
-            Self.duplicates.increment()
-            context.logger.debug("duplicate delivery dropped", metadata: ["envelope.id": "\(envelopeId)"])
+    }
+
+    /// Hands one delivery to its targets; `position` (just past it) goes to recoverable sockets with each event.
+    func relayDelivery(_ delivery: Delivery, position: DeliveryPosition) {
+        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId, !isRecoveredSocket(delivery.target) {
             return
         }
         let targets = context.hub.resolve(delivery.target)
         switch delivery.content {
         case .event(let event):
-            if !targets.isEmpty {
-                // Encoded once (WebSocket frames included), written to every recipient.
+            // Encoded once (WebSocket frames included), written to every recipient; recoverable sockets get the
+            // delivery position as one more argument (Socket.IO's recovery offset).
+            let plain = targets.filter { !$0.recoverable }.map(\.session)
+            let recoverable = targets.filter(\.recoverable).map(\.session)
+            var arguments = [JSONBridge.socketIO(event.data)]
+            if !plain.isEmpty {
                 let packet = OutboundPacket(SocketIOPacket.event(
-                    namespace: SocketIOPacket.defaultNamespace, name: event.name,
-                    arguments: [JSONBridge.socketIO(event.data)], ackID: nil
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: targets.map(\.session), droppable: false)
+                GatewaySession.emit(packet, to: plain, droppable: false)
+            }
+            if !recoverable.isEmpty {
+                arguments.append(.string(position.description))
+                let packet = OutboundPacket(SocketIOPacket.event(
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
+                ).encode())
+                GatewaySession.emit(packet, to: recoverable, droppable: false)
             }
             if let ackId = event.ackId {
                 for target in targets { target.session.answerAck(ackId, data: event.data) }
@@ -82,7 +131,19 @@ final class DeliveryRelay: Service, Sendable {
         }
     }
 
-    private func apply(_ control: DeliveryControl, to targets: [(socketID: String, session: GatewaySession)]) {
+    /// A reply addressed to a socket on another gateway still reaches it here if it was recovered here.
+    private func isRecoveredSocket(_ target: DeliveryTarget) -> Bool {
+        guard target.kind == .socket, let id = target.id else { return false }
+        return context.hub.hasSocket(id)
+    }
+
+    private func apply(_ control: DeliveryControl, to targets: [GatewayHub.Target]) {
+        defer {
+            // Recoverable sockets record their rooms where any gateway can find them after a reconnect.
+            if [.join, .leave, .grantStream, .revokeStream].contains(control.action) {
+                for target in targets where target.recoverable { target.session.recordRooms(disconnected: false) }
+            }
+        }
         switch control.action {
         case .join:
             guard let room = control.room else { return }

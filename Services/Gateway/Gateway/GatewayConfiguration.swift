@@ -4,6 +4,18 @@ import Runtime
 
 /// Everything the gateway reads from the environment, with documented defaults (README, "Gateway").
 public struct GatewayConfiguration: Sendable {
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_PATH", "JWT_HS256_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE",
+        "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "ALLOWED_ORIGINS", "PING_INTERVAL_MS", "PING_TIMEOUT_MS",
+        "CONNECT_TIMEOUT_MS", "MAX_PAYLOAD_BYTES", "MAX_FRAME_BYTES", "RATE_LIMIT_EVENTS_PER_SECOND", "RATE_LIMIT_BURST",
+        "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
+        "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS", "HEALTH_INTERVAL_SECONDS",
+        "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
+        "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES",
+    ]
+
     /// Shared service settings (Kafka, logging, instance id — the gateway id).
     public var common: CommonConfiguration
     /// `GATEWAY_HOST`: listen address.
@@ -45,6 +57,18 @@ public struct GatewayConfiguration: Sendable {
     public var livenessInterval: Duration
     /// `HEALTH_INTERVAL_SECONDS` (30): period of `server:health` to the admin room.
     public var healthInterval: Duration
+    /// Which sockets get a recovery id (connection-state recovery, see ``RecoveryMode``).
+    public var recoveryMode: RecoveryMode
+    /// `RECOVERY_WINDOW_SECONDS` (120): how long after a disconnect a socket can still be recovered.
+    public var recoveryWindow: Duration
+    /// `RECOVERY_SECRET` (default: derived from `JWT_HS256_SECRET`): seals recovery ids; the same on every gateway.
+    /// Without it (public-key tokens and no secret) recovery is off.
+    public var recoverySecret: String?
+    /// `RECOVERY_MAX_REPLAY` (100000): a recovery that would scan more deliveries than this fails (`recovered: false`).
+    public var recoveryMaxReplay: Int
+    /// `RECOVERY_HISTORY_ENTRIES` (100000): deliveries of the last window kept in memory for recoveries (older ones
+    /// are read back from Kafka).
+    public var recoveryHistoryEntries: Int
     /// `DELIVERY_DEDUP_WINDOW_SECONDS` (300): how long the envelope id of a relayed delivery is remembered, so that
     /// a copy re-sent by a service after a crash is dropped.
     public var deliveryDedupWindow: Duration
@@ -95,6 +119,20 @@ public struct GatewayConfiguration: Sendable {
                                                            range: .milliseconds(100)...(.seconds(3600)))
         healthInterval = try environment.durationSeconds("HEALTH_INTERVAL_SECONDS", default: .seconds(30),
                                                          range: .milliseconds(100)...(.seconds(3600)))
+        let mode = environment.string("RECOVERY_MODE", default: RecoveryMode.optIn.rawValue)
+        guard let recoveryMode = RecoveryMode(rawValue: mode) else {
+            throw ConfigurationError.invalid("RECOVERY_MODE", value: mode, problem: "is not one of off, opt-in, all")
+        }
+        recoveryWindow = try environment.durationSeconds("RECOVERY_WINDOW_SECONDS", default: .seconds(120),
+                                                         range: .seconds(1)...(.seconds(3600)))
+        recoveryMaxReplay = try environment.int("RECOVERY_MAX_REPLAY", default: 100_000, range: 0...100_000_000)
+        recoveryHistoryEntries = try environment.int("RECOVERY_HISTORY_ENTRIES", default: 100_000, range: 0...10_000_000)
+        recoverySecret = environment.optionalString("RECOVERY_SECRET")
+        if let secret = recoverySecret, secret.utf8.count < 32 {
+            throw ConfigurationError(code: .invalid, variable: "RECOVERY_SECRET", reason: "must be at least 32 bytes")
+        }
+        if recoverySecret == nil, case .hs256(let secret) = tokens.keys { recoverySecret = "recovery:" + secret }
+        self.recoveryMode = recoverySecret == nil ? .off : recoveryMode
         deliveryDedupWindow = try environment.durationSeconds("DELIVERY_DEDUP_WINDOW_SECONDS", default: .seconds(300),
                                                              range: .seconds(1)...(.seconds(86_400)))
         deliveryDedupCapacity = try environment.int("DELIVERY_DEDUP_CAPACITY", default: 100_000, range: 0...10_000_000)
@@ -130,4 +168,16 @@ public struct GatewayConfiguration: Sendable {
         }
         return variable == "JWT_PUBLIC_KEY_FILE" ? .publicKeyPEM(contents) : .jwks(contents)
     }
+}
+
+/// `RECOVERY_MODE`: which sockets get a recovery id in their CONNECT answer, and so the delivery position as the last
+/// argument of every event (Socket.IO's connection-state recovery: `pid` and `offset`).
+public enum RecoveryMode: String, Sendable, Hashable {
+    /// No socket is recoverable.
+    case off
+    /// Sockets whose CONNECT auth asks with `recover: true` (the Swift SDK does), or presents a recovery id (default).
+    case optIn = "opt-in"
+    /// Every socket, as Socket.IO's server option does (stock `socket.io-client` then recovers too; every event to
+    /// it carries one more argument, which JavaScript handlers ignore).
+    case all
 }

@@ -9,6 +9,12 @@ public struct VerificationWorkerConfiguration: Sendable {
     public static let serviceName = "verification-worker"
     /// The ops endpoint's default port.
     public static let defaultHTTPPort = 9101
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "REDIS_URL", "CHALLENGE_TTL_SECONDS", "CHALLENGE_MEMORY_SECONDS", "IDEMPOTENCY_TTL_SECONDS",
+        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS",
+    ]
 
     /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9101).
     public var common: CommonConfiguration

@@ -1,0 +1,8 @@
+import MetricsExporter
+import Runtime
+
+let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: MetricsExporterConfiguration.serviceName) {
+    try MetricsExporterConfiguration()
+}
+let logger = ServiceRunner.bootstrap(configuration.common)
+try await MetricsExporterApplication(configuration: configuration, logger: logger).run()
