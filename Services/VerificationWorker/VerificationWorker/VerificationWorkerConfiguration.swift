@@ -13,7 +13,8 @@ public struct VerificationWorkerConfiguration: Sendable {
     /// file and the README against it.
     public static let environmentVariables = CommonConfiguration.environmentVariables + [
         "REDIS_URL", "CHALLENGE_TTL_SECONDS", "CHALLENGE_MEMORY_SECONDS", "IDEMPOTENCY_TTL_SECONDS",
-        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS",
+        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS", "VERIFICATION_CONNECTIONS_GROUP_ID",
+        "GRANT_TTL_SECONDS",
     ]
 
     /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9101).
