@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "presence-service", targets: ["presence-service"]),
         .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -103,6 +104,18 @@ let package = Package(
         .executableTarget(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
+        .target(
+            name: "PresenceService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Redis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/PresenceService/PresenceService"),
+        .executableTarget(
+            name: "presence-service", dependencies: ["PresenceService"],
+            path: "Services/PresenceService/Main"),
 
         .target(
             name: "MetricsExporter",
@@ -182,6 +195,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(
+            name: "PresenceServiceTests",
+            dependencies: [
+                "PresenceService", "Gateway", "Kafka", "Messages", "Runtime", "Redis", "Auth", "TestSupport",
+                // A recovering client (connection-state recovery) through the SDK's transport.
+                "BiometricsClient", "SocketIO", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],
             resources: [.copy("Fixtures")]),
@@ -196,8 +218,8 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "Kafka", "Messages", "Runtime",
-                "Redis", "TestSupport",
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "PresenceService", "Kafka",
+                "Messages", "Runtime", "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

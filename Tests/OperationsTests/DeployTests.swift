@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import MetricsExporter
+import PresenceService
 import Runtime
 import Testing
 import TestSupport
@@ -23,6 +24,8 @@ struct DeployTests {
             variables: VerificationWorkerConfiguration.environmentVariables, sources: "Services/VerificationWorker"),
         "metrics-exporter": Service(
             variables: MetricsExporterConfiguration.environmentVariables, sources: "Services/MetricsExporter"),
+        "presence-service": Service(
+            variables: PresenceServiceConfiguration.environmentVariables, sources: "Services/PresenceService"),
     ]
 
     static var deploy: URL { RepoPaths.root.appendingPathComponent("deploy") }

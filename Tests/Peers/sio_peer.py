@@ -3,18 +3,25 @@
 Usage: sio_peer.py PLAN_JSON_FILE   ->  prints one JSON object with what every client saw.
 
 Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
-       "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false}],
+       "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false,
+                    "url": "http://127.0.0.1:OTHER"}],   # url: this client's gateway (default: the plan's)
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
-                 {"client": "a", "wait_for": "event-name", "timeout": 20},
-                 {"client": "a", "wait_for_ack": "emitted-event-name", "count": 1, "timeout": 20},
+                 {"client": "a", "wait_for": "event-name", "timeout": 20, "count": 1,
+                  "match": {"userId": "u1"}},   # match: the event's first argument contains these members
+                 {"client": "a", "wait_ack": "event", "count": 1, "timeout": 20},
+                 {"touch": "/tmp/file"}, {"wait_file": "/tmp/other", "timeout": 60},  # sync with the test
+                 {"client": "a", "emit": "event", "data_file": "/tmp/data.json"},  # data the test wrote meanwhile
+                 {"client": "a", "wait_disconnected": true, "timeout": 20},
                  {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
                                                      "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
+`touch` writes what every client saw so far (the JSON printed at the end) to the file.
 Bytes travel as {"$bytes": "<base64>"} in both directions.
 """
 import base64
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -42,6 +49,14 @@ def from_wire(value):
     if isinstance(value, (list, tuple)):
         return [from_wire(v) for v in value]
     return value
+
+
+def matches(args, expected):
+    """Whether the event's first argument is an object containing every member of `expected` (None: any)."""
+    if expected is None:
+        return True
+    first = args[0] if args else None
+    return isinstance(first, dict) and all(first.get(key) == value for key, value in expected.items())
 
 
 def b64url(data):
@@ -73,16 +88,6 @@ def signed_verify(spec, record):
     if spec.get("tamper"):
         signature = bytes([signature[0] ^ 1]) + signature[1:]
     return {"recordId": spec["recordId"], "challenge": challenge, "signature": b64url(signature)}
-
-
-def wait_until_seen(lock, entries, name, step):
-    """Waits (at most step["timeout"] seconds, 20 by default) until step["count"] (1) entries are named name."""
-    deadline = time.time() + step.get("timeout", 20)
-    while time.time() < deadline:
-        with lock:
-            if sum(1 for entry, _ in entries if entry == name) >= step.get("count", 1):
-                return
-        time.sleep(0.02)
 
 
 def main():
@@ -125,7 +130,7 @@ def main():
             headers["Authorization"] = "Bearer " + spec["token"]
             auth = None
         try:
-            client.connect(plan["url"], socketio_path=plan.get("path", "/ws"), auth=auth, headers=headers,
+            client.connect(spec.get("url", plan["url"]), socketio_path=plan.get("path", "/ws"), auth=auth, headers=headers,
                            transports=spec.get("transports", ["websocket"]), wait_timeout=10)
             record["connected"] = True
             record["sid"] = client.get_sid("/")  # the Socket.IO socket id (client.sid is Engine.IO's)
@@ -144,14 +149,42 @@ def main():
         if "sleep" in step:
             time.sleep(step["sleep"])
             continue
+        if "touch" in step:  # tells the test that the plan got here, with what every client saw so far
+            with lock:
+                snapshot = json.dumps(results)
+            with open(step["touch"] + ".tmp", "w") as f:
+                f.write(snapshot)
+            os.replace(step["touch"] + ".tmp", step["touch"])
+            continue
+        if "wait_file" in step:  # until the test creates this file (bounded)
+            deadline = time.time() + step.get("timeout", 60)
+            while not os.path.exists(step["wait_file"]) and time.time() < deadline:
+                time.sleep(0.02)
+            continue
         name = step["client"]
         client, record = clients[name], results[name]
         if not record["connected"]:
             continue
         if "wait_for" in step:  # until the client has received this event (bounded): syncs with the test
-            wait_until_seen(lock, record["events"], step["wait_for"], step)
-        elif "wait_for_ack" in step:  # until the client has this many ack answers for the event (bounded)
-            wait_until_seen(lock, record["acks"], step["wait_for_ack"], step)
+            deadline = time.time() + step.get("timeout", 20)
+            while time.time() < deadline:
+                with lock:
+                    seen = sum(1 for event, args in record["events"]
+                               if event == step["wait_for"] and matches(args, step.get("match")))
+                    if seen >= step.get("count", 1):
+                        break
+                time.sleep(0.02)
+        elif "wait_ack" in step:  # until the client has this many answers to acks of this event (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while time.time() < deadline:
+                with lock:
+                    if sum(1 for event, _ in record["acks"] if event == step["wait_ack"]) >= step.get("count", 1):
+                        break
+                time.sleep(0.02)
+        elif "wait_disconnected" in step:  # until the server has disconnected the client (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while not record["disconnected"] and time.time() < deadline:
+                time.sleep(0.02)
         elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
@@ -160,6 +193,9 @@ def main():
             if "sign_and_verify" in step:
                 with lock:
                     step = dict(step, emit="biometric:verify", data=signed_verify(step["sign_and_verify"], record))
+            if "data_file" in step:  # the event's data, written by the test while the plan runs
+                with open(step["data_file"]) as f:
+                    step = dict(step, data=json.load(f))
             data = to_wire(step.get("data"))
             args = () if "data" not in step else (data,)
             if step.get("ack"):

@@ -212,9 +212,9 @@ struct VerificationWorkerTests {
         let peer = Task {
             try await fixture.runPeer(clients: clients, steps: [
                 ["client": "s", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
-                ["client": "s", "wait_for_ack": "biometric:stream-start"],
+                ["client": "s", "wait_ack": "biometric:stream-start"],
                 ["client": "v", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
-                ["client": "v", "wait_for_ack": "biometric:stream-start"],
+                ["client": "v", "wait_ack": "biometric:stream-start"],
                 ["client": "w", "emit": "biometric:subscribe", "data": ["recordId": "rec-r"]],
                 ["client": "w", "wait_for": "biometric:subscribed"],
                 ["client": "s", "emit": "biometric:stream-data", "data": ["deviceId": "dev-r", "frame": before]],

@@ -5,4 +5,6 @@ let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: Metr
     try MetricsExporterConfiguration()
 }
 let logger = ServiceRunner.bootstrap(configuration.common)
-try await MetricsExporterApplication(configuration: configuration, logger: logger).run()
+await ServiceRunner.exitOnFailure(serviceName: MetricsExporterConfiguration.serviceName) {
+    try await MetricsExporterApplication(configuration: configuration, logger: logger).run()
+}

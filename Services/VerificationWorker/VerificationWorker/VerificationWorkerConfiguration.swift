@@ -44,12 +44,7 @@ public struct VerificationWorkerConfiguration: Sendable {
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         common = try CommonConfiguration(
             serviceName: Self.serviceName, defaultHTTPPort: Self.defaultHTTPPort, environment: environment)
-        let url = environment.string("REDIS_URL", default: RedisConfiguration.defaultURL)
-        do {
-            redis = try RedisConfiguration(url: url.isEmpty ? RedisConfiguration.defaultURL : url)
-        } catch {
-            throw ConfigurationError(code: .invalid, variable: "REDIS_URL", reason: "\(error)")
-        }
+        redis = try environment.redis()
         challengeTTL = try environment.durationSeconds(
             "CHALLENGE_TTL_SECONDS", default: .seconds(60), range: .seconds(1)...(.seconds(3600)))
         challengeMemory = try environment.durationSeconds(
