@@ -98,43 +98,7 @@ public struct VerificationHandler: Sendable {
     // MARK: Decisions
 
     /// Where answers go: the socket that asked (on its gateway), with the ack when it asked for one.
-    struct Reply {
-        var socketId: String?
-        var gatewayId: String?
-        var ackId: Int?
-
-        init(principal: Principal, reply: ReplyTo?) {
-            socketId = reply?.socketId ?? principal.socketId
-            gatewayId = reply?.gatewayId ?? principal.gatewayId
-            ackId = reply?.ackId
-        }
-
-        /// Every delivery of one command shares this key, so they stay in order.
-        var key: String { socketId ?? "verification-worker" }
-
-        func event(_ name: ServerEvent, _ data: JSONValue) -> Delivery? {
-            socketId.map { Delivery.event(name.rawValue, data: data, to: .socket($0), ackId: ackId, gatewayId: gatewayId) }
-        }
-
-        func control(_ control: DeliveryControl) -> Delivery? {
-            socketId.map { Delivery.control(control, to: .socket($0), gatewayId: gatewayId) }
-        }
-
-        /// What giving this socket `kind` records in the grant book; nil without a socket to give it to.
-        func grant(_ kind: GrantBook.Grant.Kind, principal: Principal, deviceId: String? = nil, role: String? = nil)
-            -> GrantBook.Grant?
-        {
-            guard let socketId else { return nil }
-            return GrantBook.Grant(kind: kind, gatewayId: gatewayId ?? "", socketId: socketId, userId: principal.userId,
-                                   deviceId: deviceId, role: role)
-        }
-
-        /// Answers the client's ack (when it asked) without emitting an event.
-        func ack(_ data: JSONValue) -> Delivery? {
-            guard let ackId else { return nil }
-            return control(DeliveryControl(action: .ack, ackId: ackId, data: data))
-        }
-    }
+    typealias Reply = ReplyRoute
 
     func decide(_ message: DecodedMessage) async throws -> CommandPlan {
         guard let principal = message.header.principal else {
@@ -349,5 +313,19 @@ public struct VerificationHandler: Sendable {
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
                            bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+extension ReplyRoute {
+    /// Every delivery of one command shares this key, so they stay in order.
+    var key: String { socketId ?? "verification-worker" }
+
+    /// What giving this socket `kind` records in the grant book; nil without a socket to give it to.
+    func grant(_ kind: GrantBook.Grant.Kind, principal: Principal, deviceId: String? = nil, role: String? = nil)
+        -> GrantBook.Grant?
+    {
+        guard let socketId else { return nil }
+        return GrantBook.Grant(kind: kind, gatewayId: gatewayId ?? "", socketId: socketId, userId: principal.userId,
+                               deviceId: deviceId, role: role)
     }
 }

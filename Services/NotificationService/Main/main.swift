@@ -1,0 +1,8 @@
+import NotificationService
+import Runtime
+
+let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: NotificationServiceConfiguration.serviceName) {
+    try NotificationServiceConfiguration()
+}
+let logger = ServiceRunner.bootstrap(configuration.common)
+try await NotificationServiceApplication(configuration: configuration, logger: logger).run()
