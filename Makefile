@@ -57,12 +57,14 @@ fuzz:
 	Fuzz/run.sh
 
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
-## storm; notification service end to end (release build; not a test)
+## storm; notification service end to end; verify round trips through gateway → Kafka → worker → Kafka →
+## gateway (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
 	.build/release/biometricsctl bench notify
+	.build/release/biometricsctl bench verify
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

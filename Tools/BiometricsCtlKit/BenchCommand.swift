@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmark the project's clients against reference tools.",
         subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, ReconnectBenchCommand.self,
-                      NotifyBenchCommand.self, BrokerProcessCommand.self, RawServerCommand.self])
+                      NotifyBenchCommand.self, VerifyBenchCommand.self, BrokerProcessCommand.self,
+                      RawServerCommand.self])
 }
 
 /// `biometricsctl bench kafka`: our Kafka wrapper against kcat on the same embedded broker.
