@@ -142,7 +142,9 @@ public final class KafkaAdmin: Sendable {
                 throw KafkaError(code: "timeout", message: "no message at \(partition)@\(middle) within \(timeout)",
                                  isRetriable: true)
             }
-            if (message.timestamp ?? .distantPast) >= timestamp {
+            // A message without a timestamp counts as recent: the search then errs towards reading more, never
+            // towards skipping what was asked for.
+            if (message.timestamp ?? .distantFuture) >= timestamp {
                 upper = min(middle, message.offset)
             } else {
                 lower = message.offset + 1

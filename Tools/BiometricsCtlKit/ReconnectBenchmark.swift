@@ -259,7 +259,21 @@ struct ReconnectStorm: Sendable {
             }
         }
         for pending in sdkClients { try await pending.waitUntilConnected(timeout: .seconds(60)) }
-        try await Task.sleep(for: .seconds(2))  // the sockets' room records reach the topic (and every index)
+        // Each socket's `connection:connected` and `connection:rooms` are on the topic before the kill: records a
+        // crash loses make their sockets unrecoverable (`recovered: false`), which is not what this measures.
+        let admin = try KafkaAdmin(
+            configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil),
+            logger: logger)
+        let waitDeadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < waitDeadline {
+            var records: Int64 = 0
+            for partition in 0..<Int32(12) {
+                records += try await admin.watermarks(
+                    TopicPartition(topic: Topics.gatewayConnections, partition: partition)).high
+            }
+            if records >= Int64(2 * clients) { print("records on gateway.connections: \(records)"); break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
 
         let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil)
         let producer = EnvelopeProducer(

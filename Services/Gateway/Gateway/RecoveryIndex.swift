@@ -20,6 +20,10 @@ final class RecoveryIndex: Service, Sendable {
         /// Next offset read per partition.
         var position: [Int32: Int64] = [:]
         var caughtUp = false
+        /// The topic's ends as last read, and when that reading began.
+        var ends: (offsets: [Int32: Int64], at: ContinuousClock.Instant)?
+        /// A lookup waits for ends read after it began.
+        var endsWanted = false
     }
 
     private let admin: KafkaAdmin
@@ -54,9 +58,16 @@ final class RecoveryIndex: Service, Sendable {
             for (partition, offset) in assignment { if case .offset(let next) = offset { state.position[partition.partition] = next } }
             state.caughtUp = Self.reached(ends, state.position)
         }
+        logger.info("recovery index starts", metadata: [
+            "kafka.topic": "\(Topics.gatewayConnections)",
+            "recovery.starts": "\(assignment.sorted { $0.key.partition < $1.key.partition }.map { "\($0.key.partition):\($0.value)" })",
+            "recovery.ends": "\(ends.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })",
+        ])
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
         var lastSweep = ContinuousClock.now
+        let refresher = Task { await refreshEnds() }
+        defer { refresher.cancel() }
         await withGracefulShutdownHandler {
             for await record in consumer.messages {
                 let decoded = try? MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayConnections)
@@ -80,21 +91,46 @@ final class RecoveryIndex: Service, Sendable {
         await consumer.close()
     }
 
-    /// The socket's newest record as of now: waits until the index has read what is on the topic at the call (a
+    /// The socket's newest record as of now: waits until the index has read what was on the topic at the call (a
     /// newer record than the one at hand may be there), and, while there is none, up to 2 s for one still in flight
-    /// (the old gateway's producer may not have sent it yet).
+    /// (the old gateway's producer may not have sent it yet). The topic's ends are read by one refresher for all
+    /// waiting lookups, so a reconnect storm costs no broker round trip per socket.
     func lookup(_ socketId: String) async throws -> Record? {
-        var ends: [Int32: Int64] = [:]
-        for index in 0..<partitions {
-            ends[Int32(index)] = try await admin.watermarks(
-                TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))).high
-        }
-        let deadline = ContinuousClock.now + .seconds(2)
+        let asked = ContinuousClock.now
+        let deadline = asked + .seconds(2)
         while true {
-            let (record, reached) = state.withLock { ($0.records[socketId], Self.reached(ends, $0.position)) }
-            if record != nil, reached { return record }
+            let (record, current) = state.withLock { state -> (Record?, Bool) in
+                guard let ends = state.ends, ends.at > asked else {
+                    state.endsWanted = true
+                    return (state.records[socketId], false)
+                }
+                return (state.records[socketId], Self.reached(ends.offsets, state.position))
+            }
+            if record != nil, current { return record }
             guard ContinuousClock.now < deadline else { return record }
             try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Reads the topic's ends whenever a lookup waits for newer ones (at most every 20 ms).
+    private func refreshEnds() async {
+        while !Task.isCancelled {
+            if state.withLock({ $0.endsWanted }) {
+                let started = ContinuousClock.now
+                var offsets: [Int32: Int64] = [:]
+                for index in 0..<partitions {
+                    let partition = TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))
+                    if let high = try? await admin.watermarks(partition).high { offsets[Int32(index)] = high }
+                }
+                if offsets.count == partitions {
+                    // Stamped with the time the reading began: it covers lookups made before that.
+                    state.withLock { state in
+                        state.ends = (offsets, started)
+                        state.endsWanted = false
+                    }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
