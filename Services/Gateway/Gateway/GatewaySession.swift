@@ -25,7 +25,12 @@ final class GatewaySession: @unchecked Sendable {
 
     private var engine: EngineIOSession
     private var connection: SocketIOConnection
-    private var webSocket: (any Channel)?
+    private var webSocket: (any Channel)? {
+        didSet { webSocketIsLocal = webSocket.map { $0.eventLoop === eventLoop } ?? false }
+    }
+    /// Whether ``webSocket`` runs on this session's event loop (always, unless an upgrade from polling landed on
+    /// another loop): then NIO counts its unsent bytes and fan-out writes need no promise.
+    private var webSocketIsLocal = false
     private var pendingGet: PollResponder?
     private var currentGet: PollResponder?
     private var currentPost: PollResponder?
@@ -41,6 +46,8 @@ final class GatewaySession: @unchecked Sendable {
     /// Bytes the session counts itself: buffered for the next polling GET, or written to a WebSocket on another
     /// event loop (an upgrade from polling may land on one) and not yet sent. NIO counts the rest.
     private var queuedBytes = 0
+    /// Bytes written to the WebSocket by fan-out and not yet flushed (see ``emit(_:to:droppable:)``).
+    private var unflushedBytes = 0
     private var finished = false
     private var openingActions: [EngineIOSession.Action]
 
@@ -197,6 +204,9 @@ final class GatewaySession: @unchecked Sendable {
         }
     }
 
+    /// Writes on `loop` and flushes in a later task of the same loop: events queued on the loop meanwhile (a burst
+    /// from Kafka) are written first, so a socket gets one write syscall for the burst instead of one per event.
+    /// A socket with ``flushThreshold`` bytes unflushed is flushed at once, which bounds the delay and the memory.
     private static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool,
                              on loop: any EventLoop) {
         @Sendable func send() {
@@ -204,8 +214,21 @@ final class GatewaySession: @unchecked Sendable {
             var sent = 0
             for session in sessions where session.emitOnLoop(packet, droppable: droppable, now: now) { sent += 1 }
             GatewayMetrics.eventsOut.increment(by: Int64(sent))
+            loop.execute {
+                for session in sessions { session.flushFanOut() }
+            }
         }
         if loop.inEventLoop { send() } else { loop.execute(send) }
+    }
+
+    /// Unflushed fan-out bytes after which a socket is flushed without waiting for the end of the burst.
+    static let flushThreshold = 4 * 1024
+
+    /// Flushes what fan-out wrote and left unflushed. On the loop.
+    private func flushFanOut() {
+        guard unflushedBytes > 0 else { return }
+        unflushedBytes = 0
+        webSocket?.flush()
     }
 
     /// Writes `packet` unless the socket is gone or its outbound queue is full; returns whether it was sent.
@@ -227,8 +250,11 @@ final class GatewaySession: @unchecked Sendable {
         if engine.transport == .webSocket, !engine.isClosed, let webSocket {
             // What `engine.send` answers on an open WebSocket (`webSocketSend` of these packets), written from the
             // shared frames; sending moves no deadline, so there is no timer to reschedule.
-            for frame in packet.webSocketFrames { write(frame, to: webSocket) }
-            webSocket.flush()
+            for frame in packet.webSocketFrames {
+                if webSocketIsLocal { webSocket.write(frame, promise: nil) } else { write(frame, to: webSocket) }
+                unflushedBytes += frame.data.readableBytes
+            }
+            if unflushedBytes >= Self.flushThreshold { flushFanOut() }
             return true
         }
         if engine.transport == .polling {
@@ -243,7 +269,7 @@ final class GatewaySession: @unchecked Sendable {
     /// when they may exceed `threshold` (a writable channel holds at most its high watermark); otherwise what the
     /// session counted itself.
     private func outboundBytes(threshold: Int) -> Int {
-        guard engine.transport == .webSocket, let webSocket, webSocket.eventLoop === eventLoop else { return queuedBytes }
+        guard engine.transport == .webSocket, webSocketIsLocal, let webSocket else { return queuedBytes }
         if webSocket.isWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
         return (try? webSocket.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? queuedBytes
     }
@@ -303,6 +329,7 @@ final class GatewaySession: @unchecked Sendable {
                 guard let webSocket else { continue }
                 for packet in packets { write(packet.webSocketFrame, to: webSocket) }
                 webSocket.flush()
+                unflushedBytes = 0
             case .closeWebSocket:
                 webSocket?.close(mode: .all, promise: nil)
                 webSocket = nil
