@@ -273,6 +273,8 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         try encoder.encode(result).write(to: json, options: .atomic)
         var plotted: String?
         if !plot.isEmpty {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: plot).deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
             let run = try? await KafkaBenchmark.runClient([python, plotScript, output, plot], scratch: scratch)
             if let run, run.status.isSuccess {
                 plotted = URL(fileURLWithPath: plot).lastPathComponent

@@ -310,12 +310,15 @@ struct GatewayBenchmarkReport: Sendable, Codable {
         lines.append("")
         lines.append("- idle: \(format(Double(o.idleConnections), 0)) Socket.IO connections per server (WebSocket, "
             + "CONNECT done), RSS read after \(format(Double(o.baselineConnections), 0)) (baseline) and after all, "
-            + "\(format(o.settleSeconds, 0)) s settle each; per connection = growth ÷ connections added. Clients bound "
-            + "to 127.0.0.2–127.0.0.\(1 + o.sourceAddresses), \(o.connectConcurrency) handshakes in flight.")
+            + "\(format(o.settleSeconds, 0)) s settle each; per connection = growth ÷ connections added. On the gateway "
+            + "each idle connection is a distinct user (its own `user:<id>` room). Clients bound to "
+            + "127.0.0.2–127.0.0.\(1 + o.sourceAddresses), \(o.connectConcurrency) handshakes in flight.")
         lines.append("- fan-out: \(format(Double(o.roomClients), 0)) members; \(format(Double(o.roomMessages), 0)) "
             + "events (python-socketio: \(format(Double(o.peerRoomMessages), 0))) of \(o.payloadBytes) padding bytes "
-            + "after \(o.warmupMessages) warm-up events; clock from the trigger (first Kafka produce for the gateway, "
-            + "the `bench:broadcast` emit for the others) to the last delivery; server CPU from `/proc/<pid>/stat`.")
+            + "after \(o.warmupMessages) warm-up events, best of \(o.runs) rounds; clock from the trigger (first Kafka "
+            + "produce for the gateway, whose members joined `room:bench` by one `join` delivery; the `bench:broadcast` "
+            + "emit for the others) to the last delivery; server CPU from `/proc/<pid>/stat`, cores' busy share from "
+            + "`/proc/stat`.")
         lines.append("- emit→ack: \(format(Double(o.latencySamples), 0)) sequential `\(GatewayBenchmark.ackEvent)` "
             + "emits with an ack after \(o.latencyWarmup) warm-up, one outstanding at a time.")
         lines.append("- machine limit: 20 000 open files per process (hard), so one server process holds at most "

@@ -10,9 +10,11 @@ import SocketIO
 ///
 /// The least a Socket.IO server can do on the same SwiftNIO WebSocket stack: one event loop, every WebSocket
 /// accepted, just enough Engine.IO/Socket.IO for the load generator (open packet, CONNECT answer, acks), and on
-/// `bench:broadcast {count, bytes}` each `bench {i, pad}` event encoded once and its one buffer written to every
-/// member. No authentication, no heartbeat, no rooms, no Kafka, no per-socket bookkeeping: what the gateway does
-/// beyond this is what it costs.
+/// `bench:broadcast {count, bytes}` the `count` events arrive at once, as a burst from Kafka reaches the gateway:
+/// each `bench {i, pad}` event is a task of the loop, encoded once, its one buffer written to every member, and
+/// flushed as the gateway flushes (once the queued events are written, or at 4 KiB unflushed per socket). No
+/// authentication, no heartbeat, no rooms, no Kafka, no per-socket bookkeeping: what the gateway does beyond this is
+/// what it costs.
 struct RawServerCommand: AsyncParsableCommand {
     /// Command description; hidden from help.
     static let configuration = CommandConfiguration(
@@ -67,19 +69,44 @@ struct RawBroadcastServer: Sendable {
     }
 }
 
-/// The connected sockets, in connection order; touched only on the server's single event loop.
+/// The connected sockets and their unflushed bytes; touched only on the server's single event loop.
 final class RawMembers {
-    private(set) var channels: [ObjectIdentifier: any Channel] = [:]
+    /// Unflushed bytes after which a socket is flushed at once (the gateway's `GatewaySession.flushThreshold`).
+    static let flushThreshold = 4 * 1024
+
+    private var channels: [ObjectIdentifier: (channel: any Channel, unflushed: Int)] = [:]
     private var nextSid = 0
 
     func add(_ channel: any Channel) -> String {
-        channels[ObjectIdentifier(channel)] = channel
+        channels[ObjectIdentifier(channel)] = (channel, 0)
         nextSid += 1
         return "raw\(nextSid)"
     }
 
     func remove(_ channel: any Channel) {
         channels[ObjectIdentifier(channel)] = nil
+    }
+
+    /// Writes `frame` to every member, flushing those that reached the threshold.
+    func write(_ frame: WebSocketFrame) {
+        let size = frame.data.readableBytes
+        for (key, member) in channels {
+            member.channel.write(frame, promise: nil)
+            if member.unflushed + size >= Self.flushThreshold {
+                member.channel.flush()
+                channels[key]?.unflushed = 0
+            } else {
+                channels[key]?.unflushed = member.unflushed + size
+            }
+        }
+    }
+
+    /// Flushes every member with unflushed bytes.
+    func flush() {
+        for (key, member) in channels where member.unflushed > 0 {
+            member.channel.flush()
+            channels[key]?.unflushed = 0
+        }
     }
 }
 
@@ -136,7 +163,12 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
         case .event(_, "bench:broadcast", let arguments, _):
             let count = arguments.first?["count"]?.intValue ?? 0
             let pad = String(repeating: "x", count: arguments.first?["bytes"]?.intValue ?? 0)
-            Self.broadcast(index: 0, count: count, pad: pad, members: members, eventLoop: context.eventLoop)
+            let members = members
+            for index in 0..<count {
+                context.eventLoop.execute {
+                    Self.broadcast(index: index, pad: pad, members: members, eventLoop: members.eventLoop)
+                }
+            }
         case .event(_, _, _, let ackID?):
             send(.message(SocketIOPacket.ack(namespace: SocketIOPacket.defaultNamespace, arguments: Self.ackAnswer,
                                              ackID: ackID).encode().text), context: context)
@@ -147,21 +179,15 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
         }
     }
 
-    /// Event `index`: encoded once, the same buffer written and flushed to every member; then the next event in a
-    /// later loop turn, so reads and pings interleave as they would between real events.
-    private static func broadcast(index: Int, count: Int, pad: String, members: NIOLoopBound<RawMembers>,
+    /// Event `index`: encoded once, the same buffer written to every member; flushed after the events queued
+    /// meanwhile (one task later), as the gateway does.
+    private static func broadcast(index: Int, pad: String, members: NIOLoopBound<RawMembers>,
                                   eventLoop: any EventLoop) {
-        guard index < count else { return }
         let packet = SocketIOPacket.event(namespace: SocketIOPacket.defaultNamespace, name: "bench",
                                           arguments: [["i": .number(Double(index)), "pad": .string(pad)]], ackID: nil)
         guard case .text(let text) = EngineIOPacket.message(packet.encode().text).webSocketFrame else { return }
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
-        for channel in members.value.channels.values {
-            channel.writeAndFlush(frame, promise: nil)
-        }
-        eventLoop.execute {
-            broadcast(index: index + 1, count: count, pad: pad, members: members, eventLoop: eventLoop)
-        }
+        members.value.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+        eventLoop.execute { members.value.flush() }
     }
 
     private func send(_ packet: EngineIOPacket, context: ChannelHandlerContext) {
