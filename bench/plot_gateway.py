@@ -40,8 +40,8 @@ def main(source: str, target: str) -> None:
     ax = axes[1]
     per_connection = [(s.get("bytesPerIdleConnection") or 0) / 1024 for s in summary]
     bars = ax.bar(labels, per_connection, color=colors)
-    ax.axhline(8, color="#c0392b", linestyle="--", linewidth=1)
-    ax.text(-0.4, 8, "goal ≤ 8 KiB", color="#c0392b", va="bottom", fontsize=8)
+    ax.axhline(8, color="#c0392b", linestyle="--", linewidth=1, label="goal ≤ 8 KiB")
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_title("RSS per idle connection, KiB (lower is better)")
     for bar, s, value in zip(bars, summary, per_connection):
         held = s.get("idleConnectionsHeld") or 0

@@ -139,7 +139,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     var roomClients = 1000
 
     @Option(help: "Events per fan-out round by the gateway and the raw server.")
-    var roomMessages = 1000
+    var roomMessages = 3000
 
     @Option(help: "Events per fan-out round by python-socketio.")
     var peerRoomMessages = 100
