@@ -7,10 +7,12 @@ Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
                  {"client": "a", "wait_for": "event-name", "timeout": 20},
+                 {"client": "a", "wait_for": "event-name", "match": {"key": "value"}, "count": 1},
                  {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
                                                      "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
-Bytes travel as {"$bytes": "<base64>"} in both directions.
+Bytes travel as {"$bytes": "<base64>"} in both directions. A wait_for step with "match" counts only the events whose
+first argument is an object holding every key of "match" with the same value.
 """
 import base64
 import json
@@ -41,6 +43,14 @@ def from_wire(value):
     if isinstance(value, (list, tuple)):
         return [from_wire(v) for v in value]
     return value
+
+
+def matches(args, expected):
+    """Whether an event's first argument holds every key of `expected` with the same value (no `expected`: yes)."""
+    if not expected:
+        return True
+    first = args[0] if args else None
+    return isinstance(first, dict) and all(first.get(key) == value for key, value in expected.items())
 
 
 def b64url(data):
@@ -141,7 +151,8 @@ def main():
             deadline = time.time() + step.get("timeout", 20)
             while time.time() < deadline:
                 with lock:
-                    seen = sum(1 for event, _ in record["events"] if event == step["wait_for"])
+                    seen = sum(1 for event, args in record["events"]
+                               if event == step["wait_for"] and matches(args, step.get("match")))
                     if seen >= step.get("count", 1):
                         break
                 time.sleep(0.02)
