@@ -131,7 +131,12 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport"],
+            dependencies: [
+                "Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             exclude: ["Peers"]),
         .testTarget(
             name: "VerificationWorkerTests",

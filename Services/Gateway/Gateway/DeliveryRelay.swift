@@ -50,22 +50,22 @@ final class DeliveryRelay: Service, Sendable {
             return
         }
         if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
-        let targets = context.hub.resolve(delivery.target)
         switch delivery.content {
         case .event(let event):
-            if !targets.isEmpty {
+            let recipients = context.hub.recipients(for: delivery.target)
+            if !recipients.isEmpty {
                 // Encoded once (WebSocket frames included), written to every recipient.
                 let packet = OutboundPacket(SocketIOPacket.event(
                     namespace: SocketIOPacket.defaultNamespace, name: event.name,
                     arguments: [JSONBridge.socketIO(event.data)], ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: targets.map(\.session), droppable: false)
+                GatewaySession.emit(packet, to: recipients, droppable: false)
             }
             if let ackId = event.ackId {
-                for target in targets { target.session.answerAck(ackId, data: event.data) }
+                for session in recipients.sessions { session.answerAck(ackId, data: event.data) }
             }
         case .control(let control):
-            apply(control, to: targets)
+            apply(control, to: context.hub.resolve(delivery.target))
         }
     }
 
@@ -107,8 +107,8 @@ final class DeliveryRelay: Service, Sendable {
             Counter(label: "gateway_frames_invalid_total").increment()
             return
         }
-        let sessions = context.hub.sessions(for: .room(Rooms.stream(headers.deviceId)))
-        guard !sessions.isEmpty else { return }
+        let recipients = context.hub.recipients(for: .room(Rooms.stream(headers.deviceId)))
+        guard !recipients.isEmpty else { return }
         let data: SocketIOValue = [
             "deviceId": .string(headers.deviceId), "frame": .binary(Data(record.value)),
             "timestamp": .string(Timestamp.string(from: headers.timestamp)), "userId": .string(headers.userId),
@@ -117,6 +117,6 @@ final class DeliveryRelay: Service, Sendable {
             namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.biometricStreamFrame.rawValue,
             arguments: [data], ackID: nil
         ).encode())
-        GatewaySession.emit(packet, to: sessions, droppable: true)
+        GatewaySession.emit(packet, to: recipients, droppable: true)
     }
 }

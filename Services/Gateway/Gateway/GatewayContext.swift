@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import Messages
 import Metrics
+import NIOCore
 import Runtime
 import Synchronization
 
@@ -17,6 +18,7 @@ final class GatewayContext: Sendable {
     let source: Source
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    private let flushers = Mutex<[ObjectIdentifier: FanOutFlusher]>([:])
 
     init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) {
         self.configuration = configuration
@@ -34,6 +36,16 @@ final class GatewayContext: Sendable {
     var acceptsConnections: Bool { ready.load(ordering: .acquiring) && !draining.load(ordering: .acquiring) }
     /// Whether `/ready` answers 200.
     var isReady: Bool { acceptsConnections }
+
+    /// The fan-out flusher of `loop` (one per event loop, made on first use; it keeps its loop alive).
+    func flusher(for loop: any EventLoop) -> FanOutFlusher {
+        flushers.withLock { flushers in
+            if let flusher = flushers[ObjectIdentifier(loop)] { return flusher }
+            let flusher = FanOutFlusher(eventLoop: loop)
+            flushers[ObjectIdentifier(loop)] = flusher
+            return flusher
+        }
+    }
 
     func markReady() { ready.store(true, ordering: .releasing) }
     func markDraining() { draining.store(true, ordering: .releasing) }

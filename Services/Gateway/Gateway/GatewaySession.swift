@@ -20,17 +20,25 @@ final class GatewaySession: @unchecked Sendable {
     let sid: String
     let eventLoop: any EventLoop
     let remoteAddress: String
+    /// Flushes what fan-out writes to this session's WebSocket (shared by the sessions of ``eventLoop``).
+    let flusher: FanOutFlusher
     private let context: GatewayContext
     private let bearerToken: String?
 
     private var engine: EngineIOSession
     private var connection: SocketIOConnection
     private var webSocket: (any Channel)? {
-        didSet { webSocketIsLocal = webSocket.map { $0.eventLoop === eventLoop } ?? false }
+        didSet {
+            webSocketIsLocal = webSocket.map { $0.eventLoop === eventLoop } ?? false
+            webSocketIsWritable = webSocket?.isWritable ?? true
+        }
     }
     /// Whether ``webSocket`` runs on this session's event loop (always, unless an upgrade from polling landed on
     /// another loop): then NIO counts its unsent bytes and fan-out writes need no promise.
     private var webSocketIsLocal = false
+    /// The WebSocket's writability as its handler last reported it (read on every fan-out write without touching
+    /// the channel; exact for a WebSocket on this loop, which reports synchronously).
+    private var webSocketIsWritable = true
     private var pendingGet: PollResponder?
     private var currentGet: PollResponder?
     private var currentPost: PollResponder?
@@ -58,6 +66,7 @@ final class GatewaySession: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.bearerToken = bearerToken
         self.context = context
+        flusher = context.flusher(for: eventLoop)
         let configuration = context.configuration
         (engine, openingActions) = EngineIOSession.open(
             sid: sid, transport: transport,
@@ -175,6 +184,14 @@ final class GatewaySession: @unchecked Sendable {
         }
     }
 
+    /// The session's WebSocket became writable or not (NIO's write buffer watermarks).
+    func webSocketWritabilityChanged(_ channel: any Channel, isWritable: Bool) {
+        onLoop { _ in
+            guard let webSocket = self.webSocket, webSocket === channel else { return }
+            self.webSocketIsWritable = isWritable
+        }
+    }
+
     /// The session's WebSocket closed.
     func webSocketClosed(_ channel: any Channel) {
         onLoop { now in
@@ -189,43 +206,31 @@ final class GatewaySession: @unchecked Sendable {
     /// Sends one packet to many sessions (a room, a user's sockets): encoded once, its WebSocket frames built once,
     /// and one task per event loop for all of its sessions instead of one per session. Droppable packets (stream
     /// frames) are dropped first when a client reads slowly; a socket whose queue stays full is disconnected.
-    static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool) {
-        guard let first = sessions.first else { return }
-        if sessions.count == 1 || sessions.allSatisfy({ $0.eventLoop === first.eventLoop }) {
-            emit(packet, to: sessions, droppable: droppable, on: first.eventLoop)
-            return
-        }
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, sessions: [GatewaySession])] = [:]
-        for session in sessions {
-            byLoop[ObjectIdentifier(session.eventLoop), default: (session.eventLoop, [])].sessions.append(session)
-        }
-        for group in byLoop.values {
-            emit(packet, to: group.sessions, droppable: droppable, on: group.loop)
+    static func emit(_ packet: OutboundPacket, to recipients: Recipients, droppable: Bool) {
+        for group in recipients.groups {
+            emit(packet, to: group.sessions, droppable: droppable, flusher: group.flusher)
         }
     }
 
-    /// Writes on `loop` and flushes in a later task of the same loop: events queued on the loop meanwhile (a burst
-    /// from Kafka) are written first, so a socket gets one write syscall for the burst instead of one per event.
-    /// A socket with ``flushThreshold`` bytes unflushed is flushed at once, which bounds the delay and the memory.
+    /// Writes on the flusher's loop without flushing; the flusher flushes in a later task of the loop, so a burst of
+    /// events gets one write syscall per socket. A socket with ``flushThreshold`` bytes unflushed is flushed at
+    /// once, which bounds the delay and the memory.
     private static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool,
-                             on loop: any EventLoop) {
+                             flusher: FanOutFlusher) {
         @Sendable func send() {
             let now = ContinuousClock.now
             var sent = 0
             for session in sessions where session.emitOnLoop(packet, droppable: droppable, now: now) { sent += 1 }
             GatewayMetrics.eventsOut.increment(by: Int64(sent))
-            loop.execute {
-                for session in sessions { session.flushFanOut() }
-            }
         }
-        if loop.inEventLoop { send() } else { loop.execute(send) }
+        if flusher.eventLoop.inEventLoop { send() } else { flusher.eventLoop.execute(send) }
     }
 
     /// Unflushed fan-out bytes after which a socket is flushed without waiting for the end of the burst.
     static let flushThreshold = 4 * 1024
 
     /// Flushes what fan-out wrote and left unflushed. On the loop.
-    private func flushFanOut() {
+    func flushFanOut() {
         guard unflushedBytes > 0 else { return }
         unflushedBytes = 0
         webSocket?.flush()
@@ -250,6 +255,7 @@ final class GatewaySession: @unchecked Sendable {
         if engine.transport == .webSocket, !engine.isClosed, let webSocket {
             // What `engine.send` answers on an open WebSocket (`webSocketSend` of these packets), written from the
             // shared frames; sending moves no deadline, so there is no timer to reschedule.
+            if unflushedBytes == 0 { flusher.flushLater(self) }
             for frame in packet.webSocketFrames {
                 if webSocketIsLocal { webSocket.write(frame, promise: nil) } else { write(frame, to: webSocket) }
                 unflushedBytes += frame.data.readableBytes
@@ -270,7 +276,7 @@ final class GatewaySession: @unchecked Sendable {
     /// session counted itself.
     private func outboundBytes(threshold: Int) -> Int {
         guard engine.transport == .webSocket, webSocketIsLocal, let webSocket else { return queuedBytes }
-        if webSocket.isWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
+        if webSocketIsWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
         return (try? webSocket.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? queuedBytes
     }
 
