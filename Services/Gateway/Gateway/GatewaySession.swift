@@ -252,7 +252,9 @@ final class GatewaySession: @unchecked Sendable {
             perform(engine.close(now: now), now: now)
             return false
         }
-        if engine.transport == .webSocket, !engine.isClosed, let webSocket {
+        // `finished` is `engine.isClosed` between tasks (the session performs the `closed` action as soon as the engine
+        // answers it) and, unlike that getter from another module, costs no copy of the engine per delivery.
+        if engine.transport == .webSocket, !finished, let webSocket {
             // What `engine.send` answers on an open WebSocket (`webSocketSend` of these packets), written from the
             // shared frames; sending moves no deadline, so there is no timer to reschedule.
             if unflushedBytes == 0 { flusher.flushLater(self) }
