@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "Auth", targets: ["Auth"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "BiometricsClient", targets: ["BiometricsClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -101,6 +102,21 @@ let package = Package(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
 
+        // The Swift client SDK: the shared codec over a NIO WebSocket, reconnects, typed calls.
+        .target(
+            name: "BiometricsClient",
+            dependencies: [
+                "SocketIO",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Clients/BiometricsClient"),
+
         // The CLI's commands live in a library so tests can run them; the executable only calls `main()`.
         .target(
             name: "BiometricsCtlKit",
@@ -123,12 +139,22 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Runtime"],
+            dependencies: [
+                "Runtime", "Kafka", "Messages",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Runtime", "TestSupport"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"]),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "Runtime", "TestSupport"]),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO"]),
+        .testTarget(
+            name: "BiometricsClientTests",
+            dependencies: [
+                "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
+                "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
@@ -136,8 +162,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-            ],
-            exclude: ["Peers"]),
+            ]),
         .testTarget(
             name: "VerificationWorkerTests",
             dependencies: [

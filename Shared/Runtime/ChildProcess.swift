@@ -298,7 +298,7 @@ public final class ChildProcess: Sendable {
         signal(SIGTERM)
         if let status = await waitForExit(timeout: grace) { return status }
         signal(SIGKILL)
-        return waitForExitBlocking(timeout: .seconds(5))
+        return await waitForExit(timeout: .seconds(5))
     }
 
     /// Like ``terminate(grace:)`` but blocks the calling thread; for synchronous callers.

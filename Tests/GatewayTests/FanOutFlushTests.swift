@@ -11,6 +11,7 @@ import Runtime
 import SocketIO
 import Synchronization
 import Testing
+import TestSupport
 
 /// Fan-out's flush policy on in-memory channels: a burst is written and flushed once per socket, a lone event is
 /// flushed by the next task of the loop, a socket is flushed early at the threshold, and acks and other direct
@@ -190,10 +191,8 @@ struct FlushHarness {
             subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date()))
         session.webSocketFrame(.text(#"40{"token":"\#(token)"}"#))
         // The token is verified off the loop; the CONNECT answer (`40{"sid":…}`) is then written and flushed.
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !recorder.operations.contains(where: { if case .write(let text) = $0 { text.hasPrefix("40") } else { false } }) {
-            guard ContinuousClock.now < deadline else { throw FixtureError("no CONNECT answer within 20 s") }
-            try await Task.sleep(for: .milliseconds(5))
+        try await waitUntil("the CONNECT answer", interval: .milliseconds(5)) {
+            recorder.operations.contains { if case .write(let text) = $0 { text.hasPrefix("40") } else { false } }
         }
         await loop.run()
         recorder.clear()

@@ -5,6 +5,7 @@ import Messages
 import Runtime
 import Synchronization
 import Testing
+import TestSupport
 
 /// Bad input, limits and lifecycle: each refused as documented, and the gateway keeps serving.
 @Suite("Gateway limits and lifecycle", .timeLimit(.minutes(2)))

@@ -3,6 +3,7 @@ import Gateway
 import Kafka
 import Messages
 import Testing
+import TestSupport
 
 /// A client that stops reading must not make the gateway's memory grow: its queue is bounded, then it is dropped.
 @Suite("Gateway back-pressure", .timeLimit(.minutes(2)))

@@ -3,6 +3,7 @@ import Gateway
 import Kafka
 import Messages
 import Testing
+import TestSupport
 
 /// The gateway against the stock python-socketio client, on an embedded broker.
 @Suite("Gateway with python-socketio", .timeLimit(.minutes(2)))

@@ -9,7 +9,7 @@ struct RedisConnectionTests {
     @Test func serverRestartFailsRetriablyThenRecovers() async throws {
         try await withRedis(poolSize: 2) { server, client in
             try await client.set("before", "1")
-            try server.stop()
+            try await server.stop()
 
             // Every connection of the pool sees the outage as a retriable error.
             for _ in 0..<4 {
@@ -18,7 +18,7 @@ struct RedisConnectionTests {
                 #expect(error?.code == .connectionFailed || error?.code == .connectionLost)
             }
 
-            try server.restart()
+            try await server.restart()
             // The restarted server answers PING already: the next commands reconnect (AUTH + SELECT) and succeed.
             var recovered = false
             for _ in 0..<10 where !recovered {  // bounded; expected to succeed on the first try
@@ -53,12 +53,12 @@ struct RedisConnectionTests {
             }
             #expect(isBlocked)
             await observer.close()
-            try server.stop()
+            try await server.stop()
 
             let error = await expectRedisError { _ = try await blocked.value }
             #expect(error?.code == .connectionLost)
             #expect(error?.isRetriable == true)
-            try server.restart()
+            try await server.restart()
             try await client.ping()
         }
     }
@@ -66,7 +66,7 @@ struct RedisConnectionTests {
     @Test func idleConnectionsSurviveARestartWithoutErrors() async throws {
         try await withRedis(poolSize: 3) { server, client in
             for _ in 0..<3 { try await client.ping() }  // open every connection
-            try server.restart()
+            try await server.restart()
             // Connections closed by the server while idle are replaced before any command is written.
             for index in 0..<9 {
                 try await client.set("k\(index)", "v")
@@ -87,9 +87,9 @@ struct RedisConnectionTests {
     }
 
     @Test func noServerGivesRetriableConnectionFailed() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess.start()
         let url = server.url
-        try server.stop()
+        try await server.stop()
         let client = try RedisClient(
             configuration: RedisConfiguration(url: url, connectTimeout: .seconds(1), poolSize: 1),
             logger: testLogger())
@@ -101,7 +101,7 @@ struct RedisConnectionTests {
     }
 
     @Test func wrongPasswordIsAHandshakeFailure() async throws {
-        let server = try RedisServerProcess(password: "right")
+        let server = try await RedisServerProcess.start(password: "right")
         let client = try RedisClient(
             configuration: RedisConfiguration(url: "redis://:wrong@127.0.0.1:\(server.port)", poolSize: 1),
             logger: testLogger())
@@ -110,7 +110,7 @@ struct RedisConnectionTests {
         #expect(error?.isRetriable == false)
         #expect(error?.message.contains("wrong") == false)
         await client.close()
-        try server.stop()
+        try await server.stop()
     }
 
     @Test func closeStopsCommandsWithAClearError() async throws {
@@ -152,7 +152,7 @@ struct RedisConnectionTests {
         let logger = Logger(label: "redis-log-test") { _ in RecordingLogHandler(store: store) }
         try await withRedis(password: "pa55word-xyz", logger: logger) { server, client in
             try await client.set("secret-key-name", "secret-value-123")
-            try server.restart()
+            try await server.restart()
             try await client.set("secret-key-name", "secret-value-123")
             _ = try await client.pipeline([["GET", "secret-key-name"]])
         }

@@ -13,7 +13,7 @@ func withRedis(
     logger: Logger = testLogger(),
     _ body: (RedisServerProcess, RedisClient) async throws -> Void
 ) async throws {
-    let server = try RedisServerProcess(password: password)
+    let server = try await RedisServerProcess.start(password: password)
     var configuration = try RedisConfiguration(url: server.url, commandTimeout: commandTimeout, poolSize: poolSize)
     configuration.database = database
     let client = try RedisClient(configuration: configuration, logger: logger)
@@ -21,11 +21,11 @@ func withRedis(
         try await body(server, client)
     } catch {
         await client.close()
-        try? server.stop()
+        try? await server.stop()
         throw error
     }
     await client.close()
-    try server.stop()
+    try await server.stop()
 }
 
 /// A logger at info level that writes to stderr.

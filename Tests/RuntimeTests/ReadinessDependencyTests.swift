@@ -32,16 +32,16 @@ struct ReadinessDependencyTests {
 
     @Test("/ready flips to 503 naming redis when redis-server stops, and back after it restarts")
     func readyFollowsRedis() async throws {
-        let redisServer = try RedisServerProcess()
+        let redisServer = try await RedisServerProcess.start()
         let redis = try RedisClient(configuration: RedisConfiguration(url: redisServer.url), logger: Logger(label: "redis"))
         let server = OpsServer(configuration: .init(host: "127.0.0.1", port: 0, readinessTimeout: .seconds(2)),
                                readinessChecks: [.redis(redis)], logger: Logger(label: "ops"))
         try await withRunningServer(server) { port in
             #expect(try await httpGet(port: port, path: "/ready").status == 200)
-            try redisServer.stop()
+            try await redisServer.stop()
             let down = try await poll(port: port, until: 503)
             #expect(down.json?["failing"] as? [String] == ["redis"])
-            try redisServer.restart()
+            try await redisServer.restart()
             _ = try await poll(port: port, until: 200)
         }
         await redis.close()

@@ -22,7 +22,7 @@ struct StatsPublisherTests {
             interval: .milliseconds(50), serviceName: "gateway", instanceId: "gw-1",
             publish: { received.append($0) }, logger: logger)
         let run = Task { try await publisher.run() }
-        try await waitUntil("three snapshots") { received.count >= 3 }
+        try await waitUntil("three snapshots", timeout: .seconds(50)) { received.count >= 3 }
         run.cancel()
         try await run.value
 
@@ -47,7 +47,7 @@ struct StatsPublisherTests {
             },
             logger: logger)
         let run = Task { try await publisher.run() }
-        try await waitUntil("two successful publishes after two failures") { published.count >= 2 }
+        try await waitUntil("two successful publishes after two failures", timeout: .seconds(50)) { published.count >= 2 }
         run.cancel()
         try await run.value
         #expect(attempts.load(ordering: .relaxed) >= 4)

@@ -11,9 +11,9 @@ import Darwin
 /// A real `redis-server` on 127.0.0.1 and a free port, in its own temp dir, for integration tests.
 ///
 /// Starting fails with a clear error (so the test fails, never skips) when `redis-server` is missing or does not
-/// answer. `stop()` sends SIGTERM and waits; `restart()` comes back on the same port; `deinit` stops it and removes
-/// the temp dir. The server runs as a ``ChildProcess``, so it stops on SIGTERM even though the test runner blocks or
-/// ignores that signal.
+/// answer. Every wait is asynchronous (`Task.sleep`, `ChildProcess.waitForExit`): tests run many suites at once on a
+/// two-thread cooperative pool, and a blocking wait there stalls every other test. `stop()` sends SIGTERM and waits;
+/// `restart()` comes back on the same port; `deinit` kills a server still running and removes the temp dir.
 public final class RedisServerProcess: Sendable {
     /// Why the server could not be started or stopped.
     public struct Failure: Error, CustomStringConvertible {
@@ -32,18 +32,24 @@ public final class RedisServerProcess: Sendable {
 
     private let executable: String
     /// The running server, `nil` once stopped.
-    private let process = Mutex<ChildProcess?>(nil)
+    private let process: Mutex<ChildProcess?>
+
+    private init(executable: String, port: Int, password: String?, directory: URL, child: ChildProcess) {
+        self.executable = executable
+        self.port = port
+        self.password = password
+        self.directory = directory
+        process = Mutex(child)
+    }
 
     /// Starts a server on a free port; `password` turns on `requirepass`.
-    public init(password: String? = nil) throws {
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
         guard let executable = ChildProcess.findExecutable("redis-server") else {
             throw Failure(
                 description: "redis-server not found on PATH or in /usr/local/bin, /usr/bin, /usr/sbin, /bin; "
                     + "install it (apt-get install redis-server) to run the Redis integration tests")
         }
-        self.executable = executable
-        self.password = password
-        self.directory = FileManager.default.temporaryDirectory
+        let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("redis-test-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 
@@ -53,10 +59,9 @@ public final class RedisServerProcess: Sendable {
             let candidate: Int
             do { candidate = try Loopback.freePort() } catch { lastError = error; continue }
             do {
-                let child = try Self.launch(executable, port: candidate, password: password, directory: directory)
-                self.port = candidate
-                process.withLock { $0 = child }
-                return
+                let child = try await launch(executable, port: candidate, password: password, directory: directory)
+                return RedisServerProcess(
+                    executable: executable, port: candidate, password: password, directory: directory, child: child)
             } catch {
                 lastError = error
             }
@@ -66,7 +71,8 @@ public final class RedisServerProcess: Sendable {
     }
 
     deinit {
-        try? stop()
+        // Not awaited: a test that forgot `stop()` must not block here. SIGKILL ends it at once.
+        if let child = process.withLock({ $0.take() }) { _ = child.signal(SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -74,27 +80,27 @@ public final class RedisServerProcess: Sendable {
     public var pid: Int32? { process.withLock { $0?.pid } }
 
     /// Sends SIGTERM to the PID and waits for the server to exit (SIGKILL after 10 s).
-    public func stop() throws {
+    public func stop() async throws {
         guard let child = process.withLock({ $0.take() }) else { return }
-        let status = child.terminateBlocking(grace: .seconds(10))
+        let status = await child.terminate(grace: .seconds(10))
         if status == .signaled(SIGKILL) || status == nil {
             throw Failure(description: "redis-server (pid \(child.pid)) ignored SIGTERM for 10 s; killed")
         }
     }
 
     /// Starts the server again on the same port (stopping it first if it is running).
-    public func restart() throws {
-        try stop()
+    public func restart() async throws {
+        try await stop()
         var lastError: Error?
         // The old listening socket is gone once the process exited; retry briefly in case the kernel lags.
         for _ in 0..<20 {
             do {
-                let child = try Self.launch(executable, port: port, password: password, directory: directory)
+                let child = try await Self.launch(executable, port: port, password: password, directory: directory)
                 process.withLock { $0 = child }
                 return
             } catch {
                 lastError = error
-                usleep(50_000)
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
         throw lastError ?? Failure(description: "could not restart redis-server on port \(port)")
@@ -105,7 +111,7 @@ public final class RedisServerProcess: Sendable {
     /// Spawns redis-server (output appended to a log file) and polls until it answers PING.
     private static func launch(
         _ executable: String, port: Int, password: String?, directory: URL
-    ) throws -> ChildProcess {
+    ) async throws -> ChildProcess {
         let logFile = directory.appendingPathComponent("redis-\(port).log")
         var arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -119,18 +125,20 @@ public final class RedisServerProcess: Sendable {
             throw Failure(description: "cannot launch \(executable): \(error)")
         }
 
-        // Bounded polling until the server answers PING over TCP (or exits).
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
+        // Bounded polling until the server answers PING over TCP (or exits); the probe itself blocks, so it runs
+        // on a Dispatch thread.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
             if let status = child.exitStatus {
                 throw Failure(
                     description: "redis-server exited (\(status)) on port \(port): " + logTail(child))
             }
-            if Loopback.redisAnswersPing(port: port) { return child }
-            usleep(10_000)
+            if try await offThePool({ Loopback.redisAnswersPing(port: port, timeout: .milliseconds(200)) }) {
+                return child
+            }
+            try await Task.sleep(for: .milliseconds(10))
         }
-        child.signal(SIGKILL)
-        _ = child.waitForExitBlocking(timeout: .seconds(5))
+        _ = await child.terminate(grace: .zero)
         throw Failure(description: "redis-server did not answer PING on port \(port) within 10 s: " + logTail(child))
     }
 

@@ -43,3 +43,25 @@ public struct RepoPathsError: Error, CustomStringConvertible {
         self.description = description
     }
 }
+
+extension RepoPaths {
+    /// A product built next to the test bundle (`swift build --build-tests` builds every executable), for tests
+    /// that run a service as a real process (to kill it with SIGKILL, say). Throws with the places it looked.
+    public static func builtExecutable(_ name: String) throws -> String {
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        candidates.append(Bundle.main.bundleURL.resolvingSymlinksInPath())
+        candidates += Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }
+            .map { $0.bundleURL.resolvingSymlinksInPath().deletingLastPathComponent() }
+        candidates.append(root.appendingPathComponent(".build/debug"))
+        let paths = candidates.map { $0.appendingPathComponent(name).path }
+        guard let path = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw RepoPathsError(
+                "no built \(name) next to the test bundle (looked at \(Set(paths).sorted().joined(separator: ", "))); "
+                    + "build it first: swift build --build-tests (which builds every product)")
+        }
+        return path
+    }
+}

@@ -32,13 +32,13 @@ struct VerificationWorkerTests {
             ])
         await fixture.stop()
         let alice = try #require(seen["a"])
-        let issued = alice.events(named: "biometric:challenge-issued")
+        let issued = alice.payloads(named: "biometric:challenge-issued")
         #expect(issued.count == 2)
         let challenge = try #require(issued.first?["challenge"]?.stringValue)
         #expect(Base64URL.decode(challenge)?.count == 32)
         #expect(issued.first?["expiresAt"]?.stringValue.flatMap(Timestamp.date(from:)) != nil)
         #expect(alice.acks(for: "biometric:challenge").first?["challenge"]?.stringValue == challenge)
-        let results = alice.events(named: "biometric:verification-result")
+        let results = alice.payloads(named: "biometric:verification-result")
         #expect(results.count == 2)
         for result in results {
             #expect(result["success"] == .bool(true))
@@ -100,13 +100,13 @@ struct VerificationWorkerTests {
             ])
         await fixture.stop()
         let alice = try #require(seen["a"])
-        let reasons = alice.events(named: "biometric:verification-result").compactMap { $0["reason"]?.stringValue }
+        let reasons = alice.payloads(named: "biometric:verification-result").compactMap { $0["reason"]?.stringValue }
         #expect(reasons == ["unknown_record", "not_owner", "revoked", "challenge_unknown", "bad_signature",
                             "challenge_reused", "bad_signature", "challenge_mismatch"])
-        #expect(alice.events(named: "biometric:verification-result").allSatisfy {
+        #expect(alice.payloads(named: "biometric:verification-result").allSatisfy {
             $0["success"] == .bool(false) && $0["confidence"]?.numberValue == 0
         })
-        let error = try #require(alice.events(named: "biometric:error").first)
+        let error = try #require(alice.payloads(named: "biometric:error").first)
         #expect(error["recordId"] == .string("rec-b"))
         #expect(error["message"]?.stringValue?.isEmpty == false)
         #expect(alice.acks(for: "biometric:challenge").first?["recordId"] == .string("rec-b"))
@@ -129,7 +129,7 @@ struct VerificationWorkerTests {
                 ["client": "e", "wait_for": "biometric:verification-result"],
             ])
         await fixture.stop()
-        let result = try #require(seen["e"]?.events(named: "biometric:verification-result").first)
+        let result = try #require(seen["e"]?.payloads(named: "biometric:verification-result").first)
         #expect(result["reason"] == .string("challenge_expired"))
         #expect(result["success"] == .bool(false))
     }
@@ -158,12 +158,12 @@ struct VerificationWorkerTests {
             ])
         await fixture.stop()
         let alice = try #require(seen["a"]), bob = try #require(seen["b"]), olga = try #require(seen["o"])
-        #expect(alice.events(named: "biometric:subscribed").first?["recordId"] == .string("rec-s"))
-        #expect(alice.events(named: "biometric:verification-started").count == 1)
-        #expect(olga.events(named: "biometric:subscribed").first?["recordId"] == .string("rec-ops"))
-        #expect(bob.events(named: "biometric:error").first?["recordId"] == .string("rec-s"))
-        #expect(bob.events(named: "biometric:subscribed").isEmpty)
-        #expect(bob.events(named: "biometric:verification-started").isEmpty)
+        #expect(alice.payloads(named: "biometric:subscribed").first?["recordId"] == .string("rec-s"))
+        #expect(alice.payloads(named: "biometric:verification-started").count == 1)
+        #expect(olga.payloads(named: "biometric:subscribed").first?["recordId"] == .string("rec-ops"))
+        #expect(bob.payloads(named: "biometric:error").first?["recordId"] == .string("rec-s"))
+        #expect(bob.payloads(named: "biometric:subscribed").isEmpty)
+        #expect(bob.payloads(named: "biometric:verification-started").isEmpty)
         #expect(bob.acks(for: "biometric:subscribe").first?["recordId"] == .string("rec-s"))
     }
 
@@ -189,12 +189,12 @@ struct VerificationWorkerTests {
             ], collectSeconds: 1)
         await fixture.stop()
         let alice = try #require(seen["a"]), viewer = try #require(seen["v"]), bob = try #require(seen["b"])
-        #expect(bob.events(named: "biometric:error").first?["deviceId"] == .string("dev-1"))
+        #expect(bob.payloads(named: "biometric:error").first?["deviceId"] == .string("dev-1"))
         #expect(alice.acks(for: "biometric:stream-start").first?["streaming"] == .bool(true))
-        let frames = viewer.events(named: "biometric:stream-frame").compactMap { $0["frame"]?.objectValue?["$bytes"]?.stringValue }
+        let frames = viewer.payloads(named: "biometric:stream-frame").compactMap { $0["frame"]?.objectValue?["$bytes"]?.stringValue }
             .compactMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
         #expect(frames == ["frame-from-alice"])
-        #expect(bob.events(named: "biometric:stream-frame").isEmpty)
+        #expect(bob.payloads(named: "biometric:stream-frame").isEmpty)
     }
 
     @Test("killing the worker mid-stream and starting another loses no verify request and double-audits none")
@@ -220,7 +220,7 @@ struct VerificationWorkerTests {
         let seen = try await peer.value
         let audits = try await fixture.audits(count: total + 1, timeout: .seconds(5))
         await fixture.stop()
-        let results = try #require(seen["k"]).events(named: "biometric:verification-result")
+        let results = try #require(seen["k"]).payloads(named: "biometric:verification-result")
         #expect(results.count == total)
         #expect(audits.count == total)
         #expect(Set(audits.map(\.id)).count == total)
@@ -231,7 +231,7 @@ struct VerificationWorkerTests {
 struct ChallengeStoreTests {
     @Test("a challenge is used once across two worker instances; the owning command's redelivery still owns it")
     func singleUseAcrossInstances() async throws {
-        let server = try await offThePool { try RedisServerProcess() }
+        let server = try await RedisServerProcess.start()
         let first = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t1"))
         let second = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t2"))
         let storeA = ChallengeStore(redis: first, ttl: .seconds(60), memory: .seconds(60))
@@ -251,7 +251,7 @@ struct ChallengeStoreTests {
                                       commandId: UUID()) == .refused(.challengeUnknown))
         await first.close()
         await second.close()
-        _ = try? await offThePool { try server.stop() }
+        try? await server.stop()
     }
 
     @Test("ES256 signatures verify raw and DER, and nothing else")

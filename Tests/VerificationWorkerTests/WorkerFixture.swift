@@ -25,23 +25,9 @@ final class WorkerFixture: Sendable {
     let logger: Logger
     let directory: URL
     private let workerEnvironment: [String: String]
-    private let gateway: Running<GatewayApplication>
-    private let workers = Mutex<[Running<VerificationWorkerApplication>]>([])
+    private let gateway: RunningApplication<GatewayApplication>
+    private let workers = Mutex<[RunningApplication<VerificationWorkerApplication>]>([])
     let gatewayPort: Int
-
-    /// A running application and its service group.
-    final class Running<Application: Sendable>: Sendable {
-        let application: Application
-        let group: ServiceGroup
-        let task: Task<Void, any Error>
-
-        init(_ application: Application, services: [any Service], logger: Logger) {
-            self.application = application
-            let group = ServiceRunner.makeServiceGroup(services: services, logger: logger, handlesSignals: false)
-            self.group = group
-            task = Task { try await group.run() }
-        }
-    }
 
     init(workerEnvironment: [String: String] = [:]) async throws {
         MetricsBootstrap.bootstrap()
@@ -50,7 +36,7 @@ final class WorkerFixture: Sendable {
         self.logger = logger
         broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
-        redisServer = try await offThePool { try RedisServerProcess() }
+        redisServer = try await RedisServerProcess.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("verification-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.workerEnvironment = workerEnvironment
@@ -61,7 +47,7 @@ final class WorkerFixture: Sendable {
             "ACK_TIMEOUT_MS": "30000",
         ]))
         let application = try await GatewayApplication(configuration: configuration, logger: logger)
-        gateway = Running(application, services: application.services, logger: logger)
+        gateway = RunningApplication(application, services: application.services, logger: logger)
         gatewayPort = try await application.server.boundPort()
         let deadline = ContinuousClock.now + .seconds(30)
         while !application.isReady {
@@ -73,7 +59,7 @@ final class WorkerFixture: Sendable {
 
     /// Starts another worker instance in the shared group; returns once its registry has caught up.
     @discardableResult
-    func startWorker() async throws -> Running<VerificationWorkerApplication> {
+    func startWorker() async throws -> RunningApplication<VerificationWorkerApplication> {
         var environment = [
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "REDIS_URL": redisServer.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
@@ -82,7 +68,7 @@ final class WorkerFixture: Sendable {
         environment.merge(workerEnvironment) { $1 }
         let configuration = try VerificationWorkerConfiguration(environment: EnvironmentReader(environment))
         let application = try VerificationWorkerApplication(configuration: configuration, logger: logger)
-        let running = Running(application, services: application.services, logger: logger)
+        let running = RunningApplication(application, services: application.services, logger: logger)
         workers.withLock { $0.append(running) }
         let deadline = ContinuousClock.now + .seconds(30)
         while !application.registry.isCaughtUp {
@@ -93,22 +79,19 @@ final class WorkerFixture: Sendable {
     }
 
     /// Stops a worker: gracefully (drain, commit) or by cancelling its whole service group (no drain).
-    func stopWorker(_ worker: Running<VerificationWorkerApplication>, graceful: Bool) async {
-        if graceful { await worker.group.triggerGracefulShutdown() } else { worker.task.cancel() }
-        _ = try? await worker.task.value
+    func stopWorker(_ worker: RunningApplication<VerificationWorkerApplication>, graceful: Bool) async {
+        if graceful { try? await worker.stop() } else { await worker.cancel() }
         await worker.application.redis.close()
         workers.withLock { list in list.removeAll { $0 === worker } }
     }
 
     /// The first worker started.
-    var firstWorker: Running<VerificationWorkerApplication>? { workers.withLock { $0.first } }
+    var firstWorker: RunningApplication<VerificationWorkerApplication>? { workers.withLock { $0.first } }
 
     func stop() async {
         for worker in workers.withLock({ $0 }) { await stopWorker(worker, graceful: true) }
-        await gateway.group.triggerGracefulShutdown()
-        _ = try? await gateway.task.value
-        let server = redisServer
-        _ = try? await offThePool { try server.stop() }
+        try? await gateway.stop()
+        try? await redisServer.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -155,52 +138,20 @@ final class WorkerFixture: Sendable {
             subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles))
     }
 
-    /// Runs the scripted python-socketio peer and returns what each client saw.
+    /// Runs the scripted python-socketio peer against the gateway and returns what each client saw.
     func runPeer(clients: [[String: Any]], steps: [[String: Any]], collectSeconds: Double = 0.5) async throws
         -> [String: PeerClient]
     {
-        let plan: [String: Any] = ["url": "http://127.0.0.1:\(gatewayPort)", "path": "/ws", "clients": clients,
-                                   "steps": steps, "collect_seconds": collectSeconds]
-        let run = directory.appendingPathComponent("peer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
-        let planFile = run.appendingPathComponent("plan.json")
-        try JSONSerialization.data(withJSONObject: plan).write(to: planFile)
-        let output = run.appendingPathComponent("out.json")
-        let errors = run.appendingPathComponent("err.txt")
-        let script = RepoPaths.root.appendingPathComponent("Tests/GatewayTests/Peers/sio_peer.py")
-        let peer = try ChildProcess(
-            executable: try RepoPaths.python().path, arguments: [script.path, planFile.path],
-            standardOutput: .file(output, append: false), standardError: .file(errors, append: false))
-        let status = await peer.waitForExit()
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        guard status.isSuccess, let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.objectValue
-        else {
-            let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-            throw FixtureError("python-socketio peer failed (\(status)): \(stderr.suffix(2000))")
-        }
-        return json.mapValues(PeerClient.init)
+        try await SocketIOPeer.run(url: "http://127.0.0.1:\(gatewayPort)", clients: clients, steps: steps,
+                                   collectSeconds: collectSeconds)
     }
 
     // MARK: Kafka
 
-    /// Reads `topic` from the beginning until `count` records match (or `timeout` passes).
+    /// Reads `topic` from the beginning until `count` records arrive (or `timeout` passes).
     func records(on topic: String, count: Int, timeout: Duration = .seconds(15)) async throws -> [KafkaMessage] {
-        let partitions = Topics.spec(named: topic)?.partitions ?? 1
-        var assignment: [TopicPartition: KafkaOffset] = [:]
-        for partition in 0..<partitions { assignment[TopicPartition(topic: topic, partition: Int32(partition))] = .beginning }
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil),
-                mode: .assign(assignment)),
-            logger: logger)
-        var found: [KafkaMessage] = []
-        let deadline = ContinuousClock.now + timeout
-        while found.count < count, ContinuousClock.now < deadline {
-            guard let record = await consumer.nextMessage(timeout: deadline - ContinuousClock.now) else { break }
-            found.append(record)
-        }
-        await consumer.close()
-        return found
+        try await TopicReader(bootstrapServers: broker.bootstrapServers, logger: logger)
+            .records(on: topic, count: count, timeout: timeout)
     }
 
     /// The audit records on `biometric.verifications` (reads until `count` or the timeout).
@@ -210,43 +161,5 @@ final class WorkerFixture: Sendable {
             guard let audit = decoded.payload as? BiometricVerification else { throw FixtureError("not an audit") }
             return (decoded.header.id, audit, String(decoding: record.value, as: UTF8.self))
         }
-    }
-}
-
-/// What one python-socketio client saw.
-struct PeerClient: Sendable {
-    var connected: Bool
-    var events: [(name: String, args: [JSONValue])]
-    var acks: [(event: String, args: [JSONValue])]
-
-    init(_ json: JSONValue) {
-        let object = json.objectValue ?? [:]
-        connected = object["connected"]?.boolValue ?? false
-        func entries(_ key: String) -> [(String, [JSONValue])] {
-            (object[key]?.arrayValue ?? []).map { entry in
-                let items = entry.arrayValue ?? []
-                return (items.first?.stringValue ?? "", items.dropFirst().first?.arrayValue ?? [])
-            }
-        }
-        events = entries("events")
-        acks = entries("acks")
-    }
-
-    /// The first argument of every event with this name.
-    func events(named name: String) -> [JSONValue] { events.filter { $0.name == name }.compactMap(\.args.first) }
-
-    /// The first argument of every ack answer for this event.
-    func acks(for event: String) -> [JSONValue] { acks.filter { $0.event == event }.compactMap(\.args.first) }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Runs blocking work (process start/stop) on a Dispatch thread, never on the cooperative pool.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -1,0 +1,119 @@
+import Auth
+import BiometricsClient
+import BiometricsCtlKit
+import Crypto
+import Foundation
+import Kafka
+import Logging
+import Messages
+import Runtime
+import Synchronization
+import TestSupport
+import VerificationWorker
+
+/// A real stack for the SDK: an embedded broker and a real redis-server in this process, the verification worker
+/// in this process, and the gateway as a real process on a fixed port (so a test can SIGKILL it and start another
+/// on the same address, as a deploy or a crash would).
+final class ClientFixture: Sendable {
+    static let secret = "client-tests-secret-0123456789abcdefghijkl"
+
+    let broker: EmbeddedBroker
+    let redisServer: RedisServerProcess
+    let logger: Logger
+    let directory: URL
+    let gatewayPort: Int
+    private let worker: RunningApplication<VerificationWorkerApplication>
+    private let gateway = Mutex<ChildProcess?>(nil)
+
+    init() async throws {
+        MetricsBootstrap.bootstrap()
+        var logger = Logger(label: "client-test")
+        logger.logLevel = .warning
+        self.logger = logger
+        broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+                                    logger: logger)
+        redisServer = try await RedisServerProcess.start()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let configuration = try VerificationWorkerConfiguration(environment: EnvironmentReader([
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "REDIS_URL": redisServer.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
+            "INSTANCE_ID": "vw-client-tests",
+        ]))
+        let application = try VerificationWorkerApplication(configuration: configuration, logger: logger)
+        worker = RunningApplication(application, services: application.services, logger: logger)
+        try await waitUntil("worker registry caught up", timeout: .seconds(30)) { application.registry.isCaughtUp }
+        gatewayPort = try Loopback.freePort()
+        try await startGateway()
+    }
+
+    var url: String { "http://127.0.0.1:\(gatewayPort)" }
+
+    /// Starts the gateway executable on the fixture's port and waits for `/ready`.
+    func startGateway() async throws {
+        let process = try ChildProcess(
+            executable: try RepoPaths.builtExecutable("gateway"),
+            environment: [
+                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "JWT_HS256_SECRET": Self.secret,
+                "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": String(gatewayPort), "LOG_LEVEL": "warning",
+                "INSTANCE_ID": "gw-\(UUID().uuidString.prefix(8).lowercased())", "STATS_INTERVAL_SECONDS": "60",
+            ],
+            logFile: directory.appendingPathComponent("gateway.log"))
+        gateway.withLock { $0 = process }
+        let port = gatewayPort
+        try await waitUntil("gateway /ready on \(port)", timeout: .seconds(60), interval: .milliseconds(100)) {
+            if let status = process.exitStatus {
+                throw FixtureError("gateway exited (\(status)): \(process.logTail(lines: 20))")
+            }
+            return try await offThePool { Loopback.httpStatus(port: port, path: "/ready") == 200 }
+        }
+    }
+
+    /// SIGKILLs the gateway process (no goodbye to clients, no drain).
+    func killGateway() async {
+        guard let process = gateway.withLock({ $0.take() }) else { return }
+        process.signal(SIGKILL)
+        _ = await process.waitForExit(timeout: .seconds(10))
+    }
+
+    func stop() async {
+        if let process = gateway.withLock({ $0.take() }) { await process.terminate(grace: .seconds(10)) }
+        try? await worker.stop()
+        await worker.application.redis.close()
+        try? await redisServer.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A client of the fixture's gateway for `user` (tokens minted on every connect).
+    func client(_ user: String, roles: [String]? = nil, reconnect: ReconnectPolicy = ReconnectPolicy(
+        initialDelay: .milliseconds(200), maxDelay: .seconds(1))) -> BiometricsClient
+    {
+        var configuration = BiometricsClientConfiguration(url: url) {
+            try await DevTokenIssuer(secret: Self.secret).token(for: AccessTokenClaims(
+                subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles))
+        }
+        configuration.reconnect = reconnect
+        configuration.ackTimeout = .seconds(20)
+        return BiometricsClient(configuration: configuration, logger: logger)
+    }
+
+    /// Enrolls `record` for `user` with a fresh P-256 key and waits until the worker knows it.
+    func enroll(_ record: String, user: String, devices: [String] = []) async throws -> P256.Signing.PrivateKey {
+        let key = P256.Signing.PrivateKey()
+        try await RecordPublisher(
+            kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil), logger: logger
+        ).publish(BiometricRecord(recordId: record, ownerUserId: user, deviceIds: devices,
+                                  publicKey: RecordPublisher.jwk(key.publicKey), status: .active, grantedRoles: []))
+        let registry = worker.application.registry
+        try await waitUntil("record \(record) known") { registry.record(record)?.status == .active }
+        return key
+    }
+
+    /// Client commands of `type` the gateway relayed (read back from `topic`).
+    func commands(on topic: String, type: String, expected: Int, timeout: Duration = .seconds(10)) async throws -> Int {
+        try await TopicReader(bootstrapServers: broker.bootstrapServers, logger: logger)
+            .records(on: topic, count: expected + 1, timeout: timeout) { record in
+                (try? MessageCoding.decode(RawEnvelope.self, from: Data(record.value)))?.type == type
+            }.count
+    }
+}

@@ -1,0 +1,21 @@
+import Dispatch
+
+/// Runs blocking work (a socket read, a process probe) on a Dispatch thread: blocking a cooperative-pool thread (two
+/// on this machine) would stall every other test running in parallel.
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Waits until `condition` holds, checking every `interval`; throws ``FixtureError`` naming `what` after `timeout`.
+public func waitUntil(
+    _ what: String, timeout: Duration = .seconds(20), interval: Duration = .milliseconds(20),
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw FixtureError("\(what): not within \(timeout)") }
+        try await Task.sleep(for: interval)
+    }
+}
