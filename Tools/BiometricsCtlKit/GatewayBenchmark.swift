@@ -87,7 +87,9 @@ struct GatewayBenchmark: Sendable {
     /// Every phase against one server; stops it (and its helpers) whatever happens.
     func measure(_ kind: GatewayBenchServerKind, generator: SocketIOLoadGenerator) async -> GatewayServerResult {
         var result = GatewayServerResult(kind: kind)
-        progress("[\(kind.rawValue)] starting")
+        result.loadAverage = ProcessProbe.loadAverage().map { [$0] } ?? []
+        let load = result.loadAverage.first.map { BenchReport.format($0, 2) } ?? "unknown"
+        progress("[\(kind.rawValue)] starting (machine load average \(load))")
         let server: BenchServer
         do {
             server = try await BenchServer.start(kind, programs: programs, logger: logger)
@@ -110,6 +112,7 @@ struct GatewayBenchmark: Sendable {
         }
         await generator.closeAll()
         result.exit = await server.stop()
+        if let load = ProcessProbe.loadAverage() { result.loadAverage.append(load) }
         progress("[\(kind.rawValue)] stopped")
         return result
     }

@@ -109,6 +109,8 @@ struct GatewayServerResult: Sendable, Codable {
     var error: String?
     /// How the server process ended when stopped.
     var exit: String?
+    /// The machine's 1-minute load average when this server's measurement began and ended (other tenants show).
+    var loadAverage: [Double] = []
     /// The headline numbers derived from the phases (what the plot script reads).
     var summary: Summary?
 
@@ -240,6 +242,9 @@ struct GatewayBenchmarkReport: Sendable, Codable {
                     "\(R.percent($0.serverUtilisation)) (\(R.percent($0.serverCoreBusy))) / "
                         + "\(R.percent($0.generatorUtilisation)) (\(R.percent($0.clientCoreBusy)))"
                 }
+            }),
+            ("machine load average (1 min): start → end", cells { r in
+                r.loadAverage.isEmpty ? nil : r.loadAverage.map { R.format($0, 2) }.joined(separator: " → ")
             }),
             ("deliveries checked with the codec (sample)", cells { r in r.fanout.map { "\(R.format(Double($0.verified), 0)), \($0.malformed) bad" } }),
             ("**emit→ack p50 / p99, ms**", cells { r in r.latency.map { "**" + R.format($0.p50, 3) + " / " + R.format($0.p99, 3) + "**" } }),

@@ -43,7 +43,7 @@ struct RawBroadcastServer: Sendable {
     func run(host: String, port: Int, readyFile: String?) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let members = try await loop.submit { NIOLoopBound(RawMembers(), eventLoop: loop) }.get()
+        let members = try await loop.submit { NIOLoopBound(RawMembers(eventLoop: loop), eventLoop: loop) }.get()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -70,43 +70,73 @@ struct RawBroadcastServer: Sendable {
 }
 
 /// The connected sockets and their unflushed bytes; touched only on the server's single event loop.
+///
+/// Flushes as the gateway does (`FanOutFlusher`): an event is written to every member without a flush; the members
+/// written to are flushed by one task queued behind the events already on the loop (the rest of the burst), and a
+/// member with ``flushThreshold`` bytes unflushed is flushed at once.
 final class RawMembers {
     /// Unflushed bytes after which a socket is flushed at once (the gateway's `GatewaySession.flushThreshold`).
     static let flushThreshold = 4 * 1024
 
-    private var channels: [ObjectIdentifier: (channel: any Channel, unflushed: Int)] = [:]
+    /// One socket and what was written to it since its last flush.
+    private final class Member {
+        let channel: any Channel
+        var unflushed = 0
+
+        init(channel: any Channel) {
+            self.channel = channel
+        }
+    }
+
+    private let eventLoop: any EventLoop
+    private var members: [ObjectIdentifier: Member] = [:]
+    private var waiting: [Member] = []
+    private var flushing: [Member] = []
+    private var flushScheduled = false
     private var nextSid = 0
 
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
     func add(_ channel: any Channel) -> String {
-        channels[ObjectIdentifier(channel)] = (channel, 0)
+        members[ObjectIdentifier(channel)] = Member(channel: channel)
         nextSid += 1
         return "raw\(nextSid)"
     }
 
     func remove(_ channel: any Channel) {
-        channels[ObjectIdentifier(channel)] = nil
+        members[ObjectIdentifier(channel)] = nil
     }
 
-    /// Writes `frame` to every member, flushing those that reached the threshold.
+    /// Writes `frame` to every member, flushing those that reached the threshold; the rest are flushed by the flush
+    /// task (queued if none is).
     func write(_ frame: WebSocketFrame) {
         let size = frame.data.readableBytes
-        for (key, member) in channels {
+        for member in members.values {
+            if member.unflushed == 0 { waiting.append(member) }
             member.channel.write(frame, promise: nil)
-            if member.unflushed + size >= Self.flushThreshold {
+            member.unflushed += size
+            if member.unflushed >= Self.flushThreshold {
+                member.unflushed = 0
                 member.channel.flush()
-                channels[key]?.unflushed = 0
-            } else {
-                channels[key]?.unflushed = member.unflushed + size
             }
         }
+        guard !flushScheduled, !waiting.isEmpty else { return }
+        flushScheduled = true
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute { this.value.flushWaiting() }
     }
 
-    /// Flushes every member with unflushed bytes.
-    func flush() {
-        for (key, member) in channels where member.unflushed > 0 {
+    /// Flushes every member written to since the last flush task.
+    private func flushWaiting() {
+        flushScheduled = false
+        swap(&waiting, &flushing)
+        for member in flushing where member.unflushed > 0 {
+            member.unflushed = 0
             member.channel.flush()
-            channels[key]?.unflushed = 0
         }
+        flushing.removeAll(keepingCapacity: true)
     }
 }
 
@@ -166,7 +196,7 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
             let members = members
             for index in 0..<count {
                 context.eventLoop.execute {
-                    Self.broadcast(index: index, pad: pad, members: members, eventLoop: members.eventLoop)
+                    Self.broadcast(index: index, pad: pad, members: members)
                 }
             }
         case .event(_, _, _, let ackID?):
@@ -180,14 +210,12 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
     }
 
     /// Event `index`: encoded once, the same buffer written to every member; flushed after the events queued
-    /// meanwhile (one task later), as the gateway does.
-    private static func broadcast(index: Int, pad: String, members: NIOLoopBound<RawMembers>,
-                                  eventLoop: any EventLoop) {
+    /// meanwhile, as the gateway does.
+    private static func broadcast(index: Int, pad: String, members: NIOLoopBound<RawMembers>) {
         let packet = SocketIOPacket.event(namespace: SocketIOPacket.defaultNamespace, name: "bench",
                                           arguments: [["i": .number(Double(index)), "pad": .string(pad)]], ackID: nil)
         guard case .text(let text) = EngineIOPacket.message(packet.encode().text).webSocketFrame else { return }
         members.value.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
-        eventLoop.execute { members.value.flush() }
     }
 
     private func send(_ packet: EngineIOPacket, context: ChannelHandlerContext) {
