@@ -45,10 +45,12 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio (release build; not a test)
+## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
+## storm (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
+	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

@@ -77,6 +77,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,7 +122,7 @@ let package = Package(
         .target(
             name: "BiometricsCtlKit",
             dependencies: [
-                "Kafka", "Messages", "Runtime", "Auth", "SocketIO",
+                "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +155,7 @@ let package = Package(
             dependencies: [
                 "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
                 "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
             name: "GatewayTests",

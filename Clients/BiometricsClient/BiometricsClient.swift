@@ -39,8 +39,12 @@ public final class BiometricsClient: Sendable {
         var stateObservers: [UUID: AsyncStream<ConnectionState>.Continuation] = [:]
         var supervisor: Task<Void, Never>?
         var closed = false
-        /// Re-sent after every reconnect (a new socket on the gateway has none of them).
+        /// Re-sent after every reconnect that the gateway could not recover (a new socket has none of them).
         var restore = Subscriptions()
+        /// The recovery id from the last CONNECT answer, and the last delivery position seen (Socket.IO's
+        /// connection-state recovery `pid` and `offset`).
+        var recoveryId: String?
+        var lastPosition: String?
     }
 
     /// A caller waiting for an answer, and its timer.
@@ -305,12 +309,25 @@ public final class BiometricsClient: Sendable {
             let ended = AsyncStream.makeStream(of: String.self)
             do {
                 let token = try await configuration.token()
+                var auth: SocketIOObject = ["token": .string(token), "recover": true]
+                let (recoveryId, position) = state.withLock { ($0.recoveryId, $0.lastPosition) }
+                if let recoveryId, let position {
+                    auth["pid"] = .string(recoveryId)
+                    auth["offset"] = .string(position)
+                }
                 let transport = try await ClientTransport.connect(
-                    endpoint: endpoint, auth: ["token": .string(token)], group: group,
+                    endpoint: endpoint, auth: auth, group: group,
                     tls: endpoint.useTLS ? configuration.tls : nil,
                     timeout: configuration.connectTimeout,
                     callbacks: .init(
-                        packet: { [weak self] packet in self?.received(packet) },
+                        connected: { [weak self] payload in
+                            // On the event loop, before the events that follow the answer (a recovery's replay).
+                            self?.state.withLock { state in
+                                state.recoveryId = payload?["pid"]?.stringValue
+                                state.lastPosition = payload?["offset"]?.stringValue
+                            }
+                        },
+                        packet: { [weak self] packet, position in self?.received(packet, position: position) },
                         closed: { reason in
                             ended.continuation.yield(reason)
                             ended.continuation.finish()
@@ -343,8 +360,10 @@ public final class BiometricsClient: Sendable {
         }
     }
 
-    /// Makes `transport` current: re-sends subscriptions, then the offline buffer, then reports `connected`.
+    /// Makes `transport` current: re-sends subscriptions unless the gateway recovered the socket, then the offline
+    /// buffer, then reports `connected`.
     private func attached(_ transport: ClientTransport) -> Bool {
+        let recovered = transport.connectPayload?["recovered"]?.boolValue == true
         let restored = state.withLock { state -> Subscriptions? in
             guard !state.closed else { return nil }
             state.transport = transport
@@ -352,14 +371,18 @@ public final class BiometricsClient: Sendable {
         }
         guard let restored else { return false }
         // Subscriptions first, so buffered emits that depend on them (a stream frame after stream-start) follow them.
-        for emit in restored.emits { transport.send(.event(namespace: SocketIOPacket.defaultNamespace, name: emit.name,
-                                                           arguments: [emit.payload], ackID: nil)) }
+        if !recovered {
+            for emit in restored.emits {
+                transport.send(.event(namespace: SocketIOPacket.defaultNamespace, name: emit.name, arguments: [emit.payload],
+                                      ackID: nil))
+            }
+        }
         state.withLock { state in
             let buffered = state.offline
             state.offline = []
             for emit in buffered { Self.transmit(emit, on: transport, state: &state) }
         }
-        setConnection(.connected(socketID: transport.socketID))
+        setConnection(.connected(socketID: transport.socketID, recovered: recovered))
         return true
     }
 
@@ -389,16 +412,18 @@ public final class BiometricsClient: Sendable {
     }
 
     /// An event or ack from the server (on the event loop: no waiting here).
-    private func received(_ packet: SocketIOPacket) {
+    private func received(_ packet: SocketIOPacket, position: String?) {
         switch packet {
         case .ack(_, let arguments, let ackID):
             let request = state.withLock { $0.ackToRequest[ackID] }
             if let request { finish(request: request, with: .success(arguments.first ?? .null)) }
         case .event(_, let name, let arguments, _):
-            let push = ServerPush(name: name, arguments: arguments)
             let observers = state.withLock { state in
-                state.pushObservers.values.filter { $0.names?.contains(name) ?? true }.map(\.continuation)
+                // Kept for the next reconnect: where to resume.
+                if let position { state.lastPosition = position }
+                return state.pushObservers.values.filter { $0.names?.contains(name) ?? true }.map(\.continuation)
             }
+            let push = ServerPush(name: name, arguments: arguments)
             for observer in observers { observer.yield(push) }
         case .connect, .disconnect, .connectError:
             break

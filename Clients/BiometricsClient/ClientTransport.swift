@@ -14,8 +14,11 @@ import SocketIO
 final class ClientTransport: Sendable {
     /// What the transport reports to its owner (called on the event loop; must not block).
     struct Callbacks: Sendable {
-        /// A Socket.IO packet after CONNECT (events and acks).
-        var packet: @Sendable (SocketIOPacket) -> Void
+        /// The CONNECT answer's payload, before any event that follows it.
+        var connected: @Sendable (SocketIOObject?) -> Void
+        /// A Socket.IO packet after CONNECT (events and acks); for a recoverable socket an event's trailing delivery
+        /// position is taken off its arguments and passed separately.
+        var packet: @Sendable (SocketIOPacket, _ position: String?) -> Void
         /// The connection ended; the reason is for the state stream.
         var closed: @Sendable (String) -> Void
     }
@@ -197,6 +200,8 @@ final class ClientSocketHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var pingTimeout: TimeAmount = .seconds(45)
     private var heartbeatCheck: Scheduled<Void>?
     private var closeReason = "transport closed"
+    /// The CONNECT answer carried a recovery id: events end with their delivery position.
+    private var recoverable = false
 
     init(auth: SocketIOObject, connected: EventLoopPromise<ConnectAnswer>, callbacks: ClientTransport.Callbacks) {
         self.auth = auth
@@ -306,6 +311,8 @@ final class ClientSocketHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .connect(_, let payload):
             guard phase == .awaitingConnect else { return }
             phase = .connected
+            recoverable = payload?["pid"]?.stringValue != nil
+            callbacks.connected(payload)
             let sid = payload?["sid"]?.stringValue ?? ""
             connected?.succeed(ConnectAnswer(handler: NIOLoopBound(self, eventLoop: context.eventLoop), socketID: sid,
                                              payload: payload))
@@ -318,8 +325,16 @@ final class ClientSocketHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .disconnect:
             closeReason = "server disconnected the socket"
             context.close(promise: nil)
-        case .event, .ack:
-            if phase == .connected { callbacks.packet(packet) }
+        case .event(let namespace, let name, var arguments, let ackID):
+            guard phase == .connected else { return }
+            var position: String?
+            if recoverable, arguments.count >= 2, let last = arguments.last?.stringValue {
+                position = last
+                arguments.removeLast()
+            }
+            callbacks.packet(.event(namespace: namespace, name: name, arguments: arguments, ackID: ackID), position)
+        case .ack:
+            if phase == .connected { callbacks.packet(packet, nil) }
         }
     }
 

@@ -2,8 +2,10 @@
 public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
     /// The first connect is in progress.
     case connecting
-    /// Connected; `socketID` is the gateway's id of this socket (it changes on every reconnect).
-    case connected(socketID: String)
+    /// Connected; `socketID` is the gateway's id of this socket. After a reconnect, `recovered` says whether the
+    /// gateway restored the socket (same id, rooms, every missed delivery replayed in order) or it is a fresh one
+    /// (subscriptions were re-sent, and pushes made while away are lost).
+    case connected(socketID: String, recovered: Bool)
     /// The connection dropped; attempt `attempt` (1-based) is scheduled or under way.
     case reconnecting(attempt: Int)
     /// Not connected and not trying any more (closed by the app, refused by the gateway, or out of attempts).
@@ -13,7 +15,7 @@ public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .connecting: "connecting"
-        case .connected(let id): "connected(\(id))"
+        case .connected(let id, let recovered): "connected(\(id)\(recovered ? ", recovered" : ""))"
         case .reconnecting(let attempt): "reconnecting(\(attempt))"
         case .disconnected(let reason): "disconnected(\(reason))"
         }

@@ -9,7 +9,7 @@ public enum MessageCatalog {
         BroadcastToUsers.self, BroadcastToRoom.self, BroadcastAdmin.self,
         NotificationGetUnread.self, NotificationMarkRead.self, NotificationMarkAllRead.self,
         NotificationSubscribe.self, NotificationSend.self, NotificationCreate.self,
-        ConnectionConnected.self, ConnectionDisconnected.self, GatewayLiveness.self,
+        ConnectionConnected.self, ConnectionDisconnected.self, ConnectionRooms.self, GatewayLiveness.self,
         Delivery.self, BiometricRecord.self, BiometricVerification.self, ServiceMetrics.self, DeadLetter.self,
     ]
 

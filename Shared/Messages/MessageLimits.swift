@@ -85,6 +85,8 @@ public enum MessageLimits {
     public static let maxScopes = 64
     /// Most presence rooms in a principal.
     public static let maxPrincipalRooms = 100
+    /// Rooms (and, separately, stream grants) one recoverable socket may hold in a `connection:rooms` record.
+    public static let maxSocketRooms = 500
     /// Most devices of a biometric record.
     public static let maxDeviceIds = 64
     /// Largest `notification:get-unread` limit.

@@ -166,12 +166,14 @@ public struct SocketIOConnection: Sendable {
 
     // MARK: - Verdicts and server output
 
-    /// Accepts the pending CONNECT: answers `0{"sid":…}`.
-    public mutating func acceptConnection(socketID: String, now: Instant) -> [Action] {
+    /// Accepts the pending CONNECT: answers `0{"sid":…}`, plus the `extra` fields (a recovery id, `recovered`).
+    public mutating func acceptConnection(socketID: String, extra: SocketIOObject = [:], now: Instant) -> [Action] {
         guard state == .authenticating else { return [] }
         state = .connected(socketID: socketID)
         connectDeadline = nil
-        let packet = SocketIOPacket.connect(namespace: SocketIOPacket.defaultNamespace, payload: ["sid": .string(socketID)])
+        var payload: SocketIOObject = ["sid": .string(socketID)]
+        for (key, value) in extra where key != "sid" { payload[key] = value }
+        let packet = SocketIOPacket.connect(namespace: SocketIOPacket.defaultNamespace, payload: payload)
         return [.send(packet.encode())]
     }
 

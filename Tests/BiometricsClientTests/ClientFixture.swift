@@ -49,15 +49,17 @@ final class ClientFixture: Sendable {
 
     var url: String { "http://127.0.0.1:\(gatewayPort)" }
 
-    /// Starts the gateway executable on the fixture's port and waits for `/ready`.
-    func startGateway() async throws {
+    /// Starts the gateway executable on the fixture's port (a new instance id each time: another gateway, as a
+    /// load balancer would pick) and waits for `/ready`.
+    func startGateway(environment extra: [String: String] = [:], replacing: Bool = false) async throws {
+        if replacing, let running = gateway.withLock({ $0.take() }) { await running.terminate(grace: .seconds(10)) }
         let process = try ChildProcess(
             executable: try RepoPaths.builtExecutable("gateway"),
             environment: [
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "JWT_HS256_SECRET": Self.secret,
                 "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": String(gatewayPort), "LOG_LEVEL": "warning",
                 "INSTANCE_ID": "gw-\(UUID().uuidString.prefix(8).lowercased())", "STATS_INTERVAL_SECONDS": "60",
-            ],
+            ].merging(extra) { $1 },
             logFile: directory.appendingPathComponent("gateway.log"))
         gateway.withLock { $0 = process }
         let port = gatewayPort
@@ -88,13 +90,16 @@ final class ClientFixture: Sendable {
     func client(_ user: String, roles: [String]? = nil, reconnect: ReconnectPolicy = ReconnectPolicy(
         initialDelay: .milliseconds(200), maxDelay: .seconds(1))) -> BiometricsClient
     {
-        var configuration = BiometricsClientConfiguration(url: url) {
-            try await DevTokenIssuer(secret: Self.secret).token(for: AccessTokenClaims(
-                subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles))
-        }
+        var configuration = BiometricsClientConfiguration(url: url) { try await Self.token(user, roles: roles) }
         configuration.reconnect = reconnect
         configuration.ackTimeout = .seconds(20)
         return BiometricsClient(configuration: configuration, logger: logger)
+    }
+
+    /// A token for `user` signed with the gateway's secret.
+    static func token(_ user: String, roles: [String]? = nil) async throws -> String {
+        try await DevTokenIssuer(secret: secret).token(for: AccessTokenClaims(
+            subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles))
     }
 
     /// Enrolls `record` for `user` with a fresh P-256 key and waits until the worker knows it.
@@ -109,6 +114,17 @@ final class ClientFixture: Sendable {
         return key
     }
 
+    /// Produces deliveries to `gateway.deliveries` (one key: one partition, so they keep their order).
+    func deliver(_ deliveries: [Delivery]) async throws {
+        let producer = EnvelopeProducer(
+            producer: try KafkaProducer(configuration: KafkaProducerConfiguration(
+                kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil)),
+                logger: logger),
+            source: Source(service: "client-tests", instance: "t1"))
+        for delivery in deliveries { try await producer.send(delivery, key: "client-tests") }
+        await producer.producer.close()
+    }
+
     /// Client commands of `type` the gateway relayed (read back from `topic`).
     func commands(on topic: String, type: String, expected: Int, timeout: Duration = .seconds(10)) async throws -> Int {
         try await TopicReader(bootstrapServers: broker.bootstrapServers, logger: logger)
@@ -116,4 +132,29 @@ final class ClientFixture: Sendable {
                 (try? MessageCoding.decode(RawEnvelope.self, from: Data(record.value)))?.type == type
             }.count
     }
+
+    /// Whether `client` is in `record`'s room: verifies (with a wrong signature) until `verification-started`, which
+    /// goes to the room, reaches it (a subscribe re-sent after a reconnect travels through Kafka first).
+    func roomDelivers(to client: BiometricsClient, record: String, challenge: String) async throws -> Bool {
+        let seen = SeenFlag()
+        let pushes = client.pushes(named: ["biometric:verification-started"])
+        let watcher = Task {
+            for await push in pushes where push.payload["recordId"]?.stringValue == record {
+                seen.value.withLock { $0 = true }
+                break
+            }
+        }
+        defer { watcher.cancel() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, !seen.value.withLock({ $0 }) {
+            _ = try await client.verify(record: record, challenge: challenge, signature: "AAAA")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return seen.value.withLock { $0 }
+    }
+}
+
+/// Set once by a watcher task.
+private final class SeenFlag: Sendable {
+    let value = Mutex(false)
 }

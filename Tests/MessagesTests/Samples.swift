@@ -66,6 +66,8 @@ enum Samples {
             gatewayId: "gw-1", socketId: "Sk-9_aZ", userId: "alice", sessionId: "sess-1", remoteAddress: "fe80::1%eth0",
             connectedAt: occurredAt),
         ConnectionDisconnected(gatewayId: "gw-1", socketId: "Sk-9_aZ", userId: "alice", reason: "transport close"),
+        ConnectionRooms(gatewayId: "gw-1", socketId: "Sk-9_aZ", userId: "alice", rooms: ["room:team-1", "stream:dev-1"],
+                        streams: ["dev-1"], disconnected: false),
         GatewayLiveness(gatewayId: "gw-1", intervalSeconds: 10, socketCount: 0),
         GatewayLiveness(
             gatewayId: "gw-1", intervalSeconds: 10, socketCount: 2,

@@ -14,8 +14,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark the project's clients against reference tools.",
-        subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, BrokerProcessCommand.self,
-                      RawServerCommand.self])
+        subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, ReconnectBenchCommand.self,
+                      BrokerProcessCommand.self, RawServerCommand.self])
 }
 
 /// `biometricsctl bench kafka`: our Kafka wrapper against kcat on the same embedded broker.

@@ -21,13 +21,33 @@ final class DeliveryRelay: Service, Sendable {
     func run() async throws {
         try await withGracefulShutdownHandler {
             _ = try await consumer.waitForAssignment(timeout: .seconds(60))
-            context.markReady()
-            context.logger.info("gateway ready: deliveries assigned")
+            var backlogEnds: [Int64] = []
+            if let recovery = context.recovery {
+                // One recovery window back: no socket is connected yet, so this only fills the history that
+                // reconnecting clients are replayed from.
+                let (starts, ends) = try await recovery.deliveryBacklog()
+                context.deliveryCut.start(at: starts)
+                try await consumer.seek(Dictionary(uniqueKeysWithValues: starts.enumerated().map { index, start in
+                    (TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index)), KafkaOffset.offset(start))
+                }))
+                backlogEnds = ends
+            }
+            await becomeReady(after: backlogEnds)
+            var lastEviction = ContinuousClock.now
             for await record in consumer.messages {
                 if record.topic == Topics.biometricFrames {
                     relayFrame(record)
                 } else {
-                    relayDelivery(record)
+                    let delivery = decodeDelivery(record)
+                    context.deliveryCut.relay(partition: record.partition, offset: record.offset, delivery: delivery) {
+                        position in
+                        if let delivery { relayDelivery(delivery, position: position) }
+                    }
+                    if !context.isReady, !backlogEnds.isEmpty { await becomeReady(after: backlogEnds) }
+                }
+                if ContinuousClock.now - lastEviction > .seconds(1) {
+                    lastEviction = .now
+                    context.deliveryCut.evict(readBefore: .now - context.configuration.recoveryWindow * 1.5)
                 }
             }
         } onGracefulShutdown: { [consumer] in
@@ -36,30 +56,57 @@ final class DeliveryRelay: Service, Sendable {
         await consumer.close()
     }
 
-    func relayDelivery(_ record: KafkaMessage) {
-        let delivery: Delivery
+    /// Marks the gateway ready once the relay has read up to `ends` (the backlog for recoveries) and the recovery
+    /// index has caught up; at once without recovery.
+    private func becomeReady(after ends: [Int64]) async {
+        guard !context.isReady else { return }
+        if !ends.isEmpty {
+            let position = context.deliveryCut.current
+            guard zip(position.next, ends).allSatisfy({ $0 >= $1 }) else { return }
+            while let index = context.recovery?.index, !index.isCaughtUp, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        context.markReady()
+        context.logger.info("gateway ready: deliveries assigned")
+    }
+
+    private func decodeDelivery(_ record: KafkaMessage) -> Delivery? {
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
-            guard let payload = decoded.payload as? Delivery else { return }
-            delivery = payload
+            return decoded.payload as? Delivery
         } catch {
             Counter(label: "gateway_deliveries_invalid_total").increment()
             context.logger.warning("invalid delivery ignored", metadata: [
                 "kafka.partition": "\(record.partition)", "kafka.offset": "\(record.offset)", "error.message": "\(error)",
             ])
+            return nil
+        }
+    }
+
+    /// Hands one delivery to its targets; `position` (just past it) goes to recoverable sockets with each event.
+    func relayDelivery(_ delivery: Delivery, position: DeliveryPosition) {
+        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId, !isRecoveredSocket(delivery.target) {
             return
         }
-        if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId { return }
         switch delivery.content {
         case .event(let event):
+            // Encoded once (WebSocket frames included), written to every recipient; recoverable sockets get the
+            // delivery position as one more argument (Socket.IO's recovery offset).
             let recipients = context.hub.recipients(for: delivery.target)
-            if !recipients.isEmpty {
-                // Encoded once (WebSocket frames included), written to every recipient.
+            var arguments = [JSONBridge.socketIO(event.data)]
+            if !recipients.plain.isEmpty {
                 let packet = OutboundPacket(SocketIOPacket.event(
-                    namespace: SocketIOPacket.defaultNamespace, name: event.name,
-                    arguments: [JSONBridge.socketIO(event.data)], ackID: nil
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: recipients, droppable: false)
+                GatewaySession.emit(packet, to: recipients.plain, droppable: false)
+            }
+            if !recipients.recoverable.isEmpty {
+                arguments.append(.string(position.description))
+                let packet = OutboundPacket(SocketIOPacket.event(
+                    namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
+                ).encode())
+                GatewaySession.emit(packet, to: recipients.recoverable, droppable: false)
             }
             if let ackId = event.ackId {
                 for session in recipients.sessions { session.answerAck(ackId, data: event.data) }
@@ -69,7 +116,19 @@ final class DeliveryRelay: Service, Sendable {
         }
     }
 
-    private func apply(_ control: DeliveryControl, to targets: [(socketID: String, session: GatewaySession)]) {
+    /// A reply addressed to a socket on another gateway still reaches it here if it was recovered here.
+    private func isRecoveredSocket(_ target: DeliveryTarget) -> Bool {
+        guard target.kind == .socket, let id = target.id else { return false }
+        return context.hub.hasSocket(id)
+    }
+
+    private func apply(_ control: DeliveryControl, to targets: [GatewayHub.Target]) {
+        defer {
+            // Recoverable sockets record their rooms where any gateway can find them after a reconnect.
+            if [.join, .leave, .grantStream, .revokeStream].contains(control.action) {
+                for target in targets where target.recoverable { target.session.recordRooms(disconnected: false) }
+            }
+        }
         switch control.action {
         case .join:
             guard let room = control.room else { return }
@@ -117,6 +176,6 @@ final class DeliveryRelay: Service, Sendable {
             namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.biometricStreamFrame.rawValue,
             arguments: [data], ackID: nil
         ).encode())
-        GatewaySession.emit(packet, to: recipients, droppable: true)
+        GatewaySession.emit(packet, to: recipients.all, droppable: true)
     }
 }

@@ -24,7 +24,10 @@ public struct GatewayApplication: Sendable {
         let kafka = configuration.common.kafka
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let outbound = KafkaOutbound(producer: producer, logger: logger)
-        let context = GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound, logger: logger)
+        let partitions = configuration.recoveryMode == .off
+            ? RecoveryPartitions.defaults : await RecoveryPartitions.discover(kafka: kafka, logger: logger)
+        let context = try GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound,
+                                         partitions: partitions, logger: logger)
         self.context = context
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
@@ -35,8 +38,11 @@ public struct GatewayApplication: Sendable {
         let stats = StatsPublisher(
             configuration: configuration.common,
             producer: EnvelopeProducer(producer: producer, source: context.source), logger: logger)
-        services = [producer, outbound, DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
-                    HealthBroadcaster(context: context), stats, server]
+        let recoveryIndex: [any Service] = context.recovery.map { [$0.index] } ?? []
+        services = [producer, outbound] + recoveryIndex + [
+            DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
+            HealthBroadcaster(context: context), stats, server,
+        ]
     }
 
     /// Whether the gateway accepts connections (what `/ready` answers).

@@ -45,6 +45,18 @@ public struct GatewayConfiguration: Sendable {
     public var livenessInterval: Duration
     /// `HEALTH_INTERVAL_SECONDS` (30): period of `server:health` to the admin room.
     public var healthInterval: Duration
+    /// Which sockets get a recovery id (connection-state recovery, see ``RecoveryMode``).
+    public var recoveryMode: RecoveryMode
+    /// `RECOVERY_WINDOW_SECONDS` (120): how long after a disconnect a socket can still be recovered.
+    public var recoveryWindow: Duration
+    /// `RECOVERY_SECRET` (default: derived from `JWT_HS256_SECRET`): seals recovery ids; the same on every gateway.
+    /// Without it (public-key tokens and no secret) recovery is off.
+    public var recoverySecret: String?
+    /// `RECOVERY_MAX_REPLAY` (100000): a recovery that would scan more deliveries than this fails (`recovered: false`).
+    public var recoveryMaxReplay: Int
+    /// `RECOVERY_HISTORY_ENTRIES` (100000): deliveries of the last window kept in memory for recoveries (older ones
+    /// are read back from Kafka).
+    public var recoveryHistoryEntries: Int
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
@@ -90,6 +102,20 @@ public struct GatewayConfiguration: Sendable {
                                                            range: .milliseconds(100)...(.seconds(3600)))
         healthInterval = try environment.durationSeconds("HEALTH_INTERVAL_SECONDS", default: .seconds(30),
                                                          range: .milliseconds(100)...(.seconds(3600)))
+        let mode = environment.string("RECOVERY_MODE", default: RecoveryMode.optIn.rawValue)
+        guard let recoveryMode = RecoveryMode(rawValue: mode) else {
+            throw ConfigurationError.invalid("RECOVERY_MODE", value: mode, problem: "is not one of off, opt-in, all")
+        }
+        recoveryWindow = try environment.durationSeconds("RECOVERY_WINDOW_SECONDS", default: .seconds(120),
+                                                         range: .seconds(1)...(.seconds(3600)))
+        recoveryMaxReplay = try environment.int("RECOVERY_MAX_REPLAY", default: 100_000, range: 0...100_000_000)
+        recoveryHistoryEntries = try environment.int("RECOVERY_HISTORY_ENTRIES", default: 100_000, range: 0...10_000_000)
+        recoverySecret = environment.optionalString("RECOVERY_SECRET")
+        if let secret = recoverySecret, secret.utf8.count < 32 {
+            throw ConfigurationError(code: .invalid, variable: "RECOVERY_SECRET", reason: "must be at least 32 bytes")
+        }
+        if recoverySecret == nil, case .hs256(let secret) = tokens.keys { recoverySecret = "recovery:" + secret }
+        self.recoveryMode = recoverySecret == nil ? .off : recoveryMode
         tlsCertificateFile = environment.optionalString("TLS_CERT_FILE")
         tlsKeyFile = environment.optionalString("TLS_KEY_FILE")
         if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
@@ -122,4 +148,16 @@ public struct GatewayConfiguration: Sendable {
         }
         return variable == "JWT_PUBLIC_KEY_FILE" ? .publicKeyPEM(contents) : .jwks(contents)
     }
+}
+
+/// `RECOVERY_MODE`: which sockets get a recovery id in their CONNECT answer, and so the delivery position as the last
+/// argument of every event (Socket.IO's connection-state recovery: `pid` and `offset`).
+public enum RecoveryMode: String, Sendable, Hashable {
+    /// No socket is recoverable.
+    case off
+    /// Sockets whose CONNECT auth asks with `recover: true` (the Swift SDK does), or presents a recovery id (default).
+    case optIn = "opt-in"
+    /// Every socket, as Socket.IO's server option does (stock `socket.io-client` then recovers too; every event to
+    /// it carries one more argument, which JavaScript handlers ignore).
+    case all
 }

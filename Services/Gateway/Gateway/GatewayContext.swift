@@ -16,11 +16,28 @@ final class GatewayContext: Sendable {
     let outbound: KafkaOutbound
     let logger: Logger
     let source: Source
+    /// Connection-state recovery, when `RECOVERY_MODE` is not off.
+    let recovery: SessionRecovery?
+    /// The delivery relay's position, for recovery.
+    let deliveryCut: DeliveryCut
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
     private let flushers = Mutex<[ObjectIdentifier: FanOutFlusher]>([:])
 
-    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound, logger: Logger) {
+    /// `partitions` counts the partitions of the topics recovery reads (as the cluster has them, which may differ
+    /// from `Topics`' defaults).
+    init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound,
+         partitions: RecoveryPartitions, logger: Logger) throws {
+        let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
+        deliveryCut = DeliveryCut(partitions: partitions.deliveries,
+                                  historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)
+        if recoverable, let secret = configuration.recoverySecret {
+            recovery = try SessionRecovery(
+                secret: secret, window: configuration.recoveryWindow, maxReplay: Int64(configuration.recoveryMaxReplay),
+                partitions: partitions, cut: deliveryCut, kafka: configuration.common.kafka, logger: logger)
+        } else {
+            recovery = nil
+        }
         self.configuration = configuration
         self.verifier = verifier
         self.outbound = outbound
@@ -66,6 +83,9 @@ enum GatewayMetrics {
     }
     static let framesDropped = Counter(label: "gateway_stream_frames_dropped_total")
     static let relayLatency = Timer(label: "gateway_relay_duration_seconds", preferredDisplayUnit: .seconds)
+    static func recoveries(_ outcome: String) -> Counter {
+        Counter(label: "gateway_recoveries_total", dimensions: [("outcome", outcome)])
+    }
     static func refusedConnections(_ reason: String) -> Counter {
         Counter(label: "gateway_connections_refused_total", dimensions: [("reason", reason)])
     }

@@ -7,7 +7,7 @@ import Synchronization
 final class GatewayHub: Sendable {
     private struct State {
         var sessions: [String: GatewaySession] = [:]
-        var sockets: [String: (session: GatewaySession, userId: String)] = [:]
+        var sockets: [String: SocketEntry] = [:]
         var rooms = RoomTable()
         var socketsPerUser: [String: Int] = [:]
         var connectionWindows: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
@@ -18,6 +18,20 @@ final class GatewayHub: Sendable {
             guard !recipientsOfRoom.isEmpty else { return }
             for room in rooms { recipientsOfRoom[room] = nil }
         }
+    }
+
+    /// A connected socket: its session, user, and whether it has a recovery id (gets delivery positions).
+    struct SocketEntry {
+        var session: GatewaySession
+        var userId: String
+        var recoverable: Bool
+    }
+
+    /// A socket a delivery targets.
+    struct Target {
+        var socketID: String
+        var session: GatewaySession
+        var recoverable: Bool
     }
 
     private let state = Mutex(State())
@@ -66,12 +80,16 @@ final class GatewayHub: Sendable {
 
     // MARK: Socket.IO sockets and rooms
 
-    /// Registers an authenticated socket and joins its initial rooms; false when the user has too many sockets.
-    func addSocket(_ socketID: String, userId: String, rooms: [String], session: GatewaySession) -> Bool {
+    /// Registers an authenticated socket and joins its initial rooms; false when the user has too many sockets or
+    /// the id is taken (a recovered socket whose old connection has not been noticed gone yet).
+    func addSocket(_ socketID: String, userId: String, rooms: [String], recoverable: Bool = false,
+                   session: GatewaySession) -> Bool {
         state.withLock { state in
-            guard state.socketsPerUser[userId, default: 0] < maxSocketsPerUser else { return false }
+            guard state.socketsPerUser[userId, default: 0] < maxSocketsPerUser, state.sockets[socketID] == nil else {
+                return false
+            }
             state.socketsPerUser[userId, default: 0] += 1
-            state.sockets[socketID] = (session, userId)
+            state.sockets[socketID] = SocketEntry(session: session, userId: userId, recoverable: recoverable)
             for room in rooms { state.rooms.join(socketID, room) }
             state.membershipChanged(rooms)
             return true
@@ -106,21 +124,27 @@ final class GatewayHub: Sendable {
     func recipients(for target: DeliveryTarget) -> Recipients {
         state.withLock { state in
             guard target.kind == .room, target.exceptSocketId == nil, let room = target.id else {
-                return Recipients(Self.resolve(target, in: state).map(\.session))
+                return Recipients(Self.resolve(target, in: state))
             }
             if let recipients = state.recipientsOfRoom[room] { return recipients }
-            let recipients = Recipients(Self.resolve(target, in: state).map(\.session))
+            let recipients = Recipients(Self.resolve(target, in: state))
             if !recipients.isEmpty { state.recipientsOfRoom[room] = recipients }
             return recipients
         }
     }
 
-    /// The sockets (id and session) a delivery target names on this gateway.
-    func resolve(_ target: DeliveryTarget) -> [(socketID: String, session: GatewaySession)] {
+    /// Whether `socketID` is connected here.
+    func hasSocket(_ socketID: String) -> Bool { state.withLock { $0.sockets[socketID] != nil } }
+
+    /// The rooms `socketID` is in.
+    func rooms(of socketID: String) -> Set<String> { state.withLock { $0.rooms.rooms(of: socketID) } }
+
+    /// The sockets a delivery target names on this gateway.
+    func resolve(_ target: DeliveryTarget) -> [Target] {
         state.withLock { Self.resolve(target, in: $0) }
     }
 
-    private static func resolve(_ target: DeliveryTarget, in state: State) -> [(socketID: String, session: GatewaySession)] {
+    private static func resolve(_ target: DeliveryTarget, in state: State) -> [Target] {
         var ids: [String]
         switch target.kind {
         case .socket: ids = target.id.map { [$0] } ?? []
@@ -129,7 +153,9 @@ final class GatewayHub: Sendable {
         case .all: ids = Array(state.sockets.keys)
         }
         if let except = target.exceptSocketId { ids.removeAll { $0 == except } }
-        return ids.compactMap { id in state.sockets[id].map { (id, $0.session) } }
+        return ids.compactMap { id in
+            state.sockets[id].map { Target(socketID: id, session: $0.session, recoverable: $0.recoverable) }
+        }
     }
 
     /// Sockets in `room` (tests, metrics).
@@ -142,6 +168,11 @@ final class GatewayHub: Sendable {
         state.withLock { state in
             state.sockets.map { ($0.key, $0.value.userId) }
         }
+    }
+
+    /// The sessions of recoverable sockets (their room records are refreshed every half recovery window).
+    func recoverableSessions() -> [GatewaySession] {
+        state.withLock { state in state.sockets.values.filter(\.recoverable).map(\.session) }
     }
 
     /// Number of connected Socket.IO sockets.

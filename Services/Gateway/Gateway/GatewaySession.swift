@@ -50,6 +50,10 @@ final class GatewaySession: @unchecked Sendable {
     private var bucket: TokenBucket
     private var refusedInARow = 0
     private var streamGrants: Set<String> = []
+    /// Whether this socket has a recovery id (its events carry the delivery position; its rooms are recorded).
+    private var recoverable = false
+    /// While a recovered socket's missed deliveries are read back, live ones wait here (then follow them in order).
+    private var held: [(packet: OutboundPacket, droppable: Bool)]?
     private var awaitingAnswers: [Int: Scheduled<Void>] = [:]
     /// Bytes the session counts itself: buffered for the next polling GET, or written to a WebSocket on another
     /// event loop (an upgrade from polling may land on one) and not yet sent. NIO counts the rest.
@@ -206,8 +210,8 @@ final class GatewaySession: @unchecked Sendable {
     /// Sends one packet to many sessions (a room, a user's sockets): encoded once, its WebSocket frames built once,
     /// and one task per event loop for all of its sessions instead of one per session. Droppable packets (stream
     /// frames) are dropped first when a client reads slowly; a socket whose queue stays full is disconnected.
-    static func emit(_ packet: OutboundPacket, to recipients: Recipients, droppable: Bool) {
-        for group in recipients.groups {
+    static func emit(_ packet: OutboundPacket, to groups: [Recipients.Group], droppable: Bool) {
+        for group in groups {
             emit(packet, to: group.sessions, droppable: droppable, flusher: group.flusher)
         }
     }
@@ -239,6 +243,10 @@ final class GatewaySession: @unchecked Sendable {
     /// Writes `packet` unless the socket is gone or its outbound queue is full; returns whether it was sent.
     private func emitOnLoop(_ packet: OutboundPacket, droppable: Bool, now: ContinuousClock.Instant) -> Bool {
         guard socketID != nil else { return false }
+        if held != nil {
+            held?.append((packet, droppable))
+            return true
+        }
         let limit = context.configuration.outboundQueueBytes
         let queued = outboundBytes(threshold: droppable ? limit / 2 : limit)
         if droppable && queued > limit / 2 {
@@ -450,6 +458,8 @@ final class GatewaySession: @unchecked Sendable {
 
     private func authenticate(_ auth: SocketIOObject?) {
         let token = auth?["token"]?.stringValue ?? bearerToken ?? ""
+        let recovery = RecoveryRequest(auth: auth, mode: context.configuration.recoveryMode,
+                                       enabled: context.recovery != nil)
         let verifier = context.verifier
         let gatewayId = context.gatewayId
         Task {
@@ -466,36 +476,190 @@ final class GatewaySession: @unchecked Sendable {
             } catch {
                 verdict = .failure(ConnectRefusal(message: "invalid token claims: \(error)"))
             }
-            self.onLoop { now in self.finishAuthentication(verdict, now: now) }
+            self.onLoop { now in self.finishAuthentication(verdict, recovery: recovery, now: now) }
         }
     }
 
-    private func finishAuthentication(_ verdict: Result<Principal, ConnectRefusal>, now: ContinuousClock.Instant) {
+    private func finishAuthentication(_ verdict: Result<Principal, ConnectRefusal>, recovery: RecoveryRequest,
+                                      now: ContinuousClock.Instant) {
         guard !finished else { return }
         switch verdict {
         case .failure(let refusal):
             GatewayMetrics.refusedConnections("unauthorized").increment()
             perform(socket: connection.rejectConnection(message: refusal.message, now: now), now: now)
             perform(engine.close(now: now), now: now)
-        case .success(var principal):
-            let socketID = Self.makeSessionID()
-            principal.socketId = socketID
-            var rooms = [Rooms.user(principal.userId)]
-            if principal.roles.contains("ADMIN") { rooms.append(Rooms.admin) }
-            guard context.hub.addSocket(socketID, userId: principal.userId, rooms: rooms, session: self) else {
-                GatewayMetrics.refusedConnections("too_many_sockets").increment()
-                perform(socket: connection.rejectConnection(
-                    message: "too many connections for this user (at most \(context.configuration.maxSocketsPerUser))",
-                    now: now), now: now)
-                perform(engine.close(now: now), now: now)
-                return
+        case .success(let principal):
+            if let recoveryId = recovery.recoveryId, let sessionRecovery = context.recovery {
+                recover(principal, recoveryId: recoveryId, offset: recovery.offset, using: sessionRecovery)
+            } else {
+                acceptFresh(principal, recoverable: recovery.wanted, recovered: nil, now: now)
             }
-            self.principal = principal
-            self.socketID = socketID
-            perform(socket: connection.acceptConnection(socketID: socketID, now: now), now: now)
-            publish(ConnectionConnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
-                                        sessionId: principal.sessionId, remoteAddress: remoteAddress, connectedAt: Date()),
-                    key: context.gatewayId)
+        }
+    }
+
+    /// The rooms every socket of `principal` starts in.
+    private static func baseRooms(_ principal: Principal) -> [String] {
+        var rooms = [Rooms.user(principal.userId)]
+        if principal.roles.contains("ADMIN") { rooms.append(Rooms.admin) }
+        return rooms
+    }
+
+    /// Registers a new socket and answers CONNECT; `recovered: false` tells a client whose recovery failed.
+    private func acceptFresh(_ principal: Principal, recoverable: Bool, recovered: Bool?, now: ContinuousClock.Instant) {
+        guard !finished else { return }
+        var principal = principal
+        let socketID = Self.makeSessionID()
+        principal.socketId = socketID
+        var registered = false
+        // A recoverable socket registers between two deliveries: the position there is where its history starts.
+        let position = context.deliveryCut.register {
+            registered = context.hub.addSocket(socketID, userId: principal.userId, rooms: Self.baseRooms(principal),
+                                               recoverable: recoverable, session: self)
+        }
+        guard registered else {
+            GatewayMetrics.refusedConnections("too_many_sockets").increment()
+            perform(socket: connection.rejectConnection(
+                message: "too many connections for this user (at most \(context.configuration.maxSocketsPerUser))",
+                now: now), now: now)
+            perform(engine.close(now: now), now: now)
+            return
+        }
+        self.principal = principal
+        self.socketID = socketID
+        self.recoverable = recoverable
+        accepted(recovered: recovered, position: position, now: now)
+    }
+
+    /// Answers CONNECT for the registered socket and announces it. A recoverable socket also gets its recovery id
+    /// and the delivery position it starts at (so it can recover even before its first event).
+    private func accepted(recovered: Bool?, position: DeliveryPosition, recoveryId: String? = nil,
+                          now: ContinuousClock.Instant) {
+        guard let principal, let socketID else { return }
+        var extra: SocketIOObject = [:]
+        if recoverable, let recovery = context.recovery {
+            extra["pid"] = .string(recoveryId ?? recovery.issue(socketId: socketID, userId: principal.userId,
+                                                                gatewayId: context.gatewayId, position: position))
+            extra["offset"] = .string(position.description)
+        }
+        if let recovered { extra["recovered"] = .bool(recovered) }
+        perform(socket: connection.acceptConnection(socketID: socketID, extra: extra, now: now), now: now)
+        publish(ConnectionConnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
+                                    sessionId: principal.sessionId, remoteAddress: remoteAddress, connectedAt: Date()),
+                key: context.gatewayId)
+        if recoverable { recordRooms(disconnected: false) }
+    }
+
+    // MARK: Recovery
+
+    /// Restores a socket that reconnects with its recovery id and last delivery position: same socket id, its
+    /// rooms and stream grants, then every delivery it missed, then live traffic. Any failure gives a fresh socket
+    /// and `recovered: false`, never a silent partial recovery.
+    private func recover(_ principal: Principal, recoveryId: String, offset: String?, using recovery: SessionRecovery) {
+        Task {
+            do {
+                let restored = try await recovery.restore(recoveryId: recoveryId, offset: offset, userId: principal.userId)
+                self.onLoop { now in self.register(principal, restored, using: recovery, now: now) }
+            } catch {
+                self.recoveryFailed(principal, reason: "\(error)")
+            }
+        }
+    }
+
+    /// Registers the old socket id between two deliveries, holding live ones, then reads back the missed ones.
+    private func register(_ principal: Principal, _ restored: SessionRecovery.Restored, using recovery: SessionRecovery,
+                          now: ContinuousClock.Instant) {
+        let from = restored.from
+        guard !finished else { return }
+        var principal = principal
+        let socketID = restored.token.socketId
+        principal.socketId = socketID
+        held = []
+        var registered = false
+        let cut = context.deliveryCut.register {
+            registered = context.hub.addSocket(socketID, userId: principal.userId,
+                                               rooms: Self.baseRooms(principal) + restored.rooms, recoverable: true,
+                                               session: self)
+        }
+        guard registered else {
+            held = nil
+            recoveryFailed(principal, reason: "socket \(socketID) is still connected here, or too many sockets")
+            return
+        }
+        self.principal = principal
+        self.socketID = socketID
+        recoverable = true
+        streamGrants = Set(restored.streams)
+        let isAdmin = principal.roles.contains("ADMIN")
+        Task {
+            var replay = RecoveryReplay(socketId: socketID, userId: principal.userId, isAdmin: isAdmin,
+                                        rooms: restored.rooms, streams: restored.streams, from: from)
+            let outcome: Result<RecoveryReplay, any Error>
+            do {
+                try await recovery.replay(&replay, from: from, to: cut)
+                outcome = replay.disconnected
+                    ? .failure(SessionRecovery.Failure(description: "the socket was disconnected by a service meanwhile"))
+                    : .success(replay)
+            } catch {
+                outcome = .failure(error)
+            }
+            self.onLoop { now in
+                // The CONNECT answer's offset is where the replay starts: a client that drops again before the
+                // replayed events arrive resumes from there, not past them.
+                self.finishRecovery(outcome, restoredRooms: restored.rooms, recoveryId: restored.recoveryId,
+                                    start: from, now: now)
+            }
+        }
+    }
+
+    /// Sends CONNECT (`recovered: true`), the missed events, then what arrived live meanwhile.
+    private func finishRecovery(_ outcome: Result<RecoveryReplay, any Error>, restoredRooms: [String],
+                                recoveryId: String, start: DeliveryPosition, now: ContinuousClock.Instant) {
+        guard !finished, let principal, let socketID else { return }
+        switch outcome {
+        case .failure(let error):
+            held = nil
+            context.hub.removeSocket(socketID, userId: principal.userId)
+            self.socketID = nil
+            streamGrants = []
+            recoveryFailed(principal, reason: "\(error)")
+        case .success(let replay):
+            for room in Set(restoredRooms).subtracting(replay.rooms) { context.hub.leave(socketID, room) }
+            for room in replay.rooms.subtracting(restoredRooms) { context.hub.join(socketID, room) }
+            streamGrants = replay.streams
+            GatewayMetrics.recoveries("recovered").increment()
+            accepted(recovered: true, position: start, recoveryId: recoveryId, now: now)
+            for missed in replay.events {
+                let packet = OutboundPacket(SocketIOPacket.event(
+                    namespace: SocketIOPacket.defaultNamespace, name: missed.event.name,
+                    arguments: [JSONBridge.socketIO(missed.event.data), .string(missed.position.description)],
+                    ackID: nil
+                ).encode())
+                perform(engine.send(packet.encoded.engineIOPackets), now: now)
+            }
+            let live = held ?? []
+            held = nil
+            for item in live { _ = emitOnLoop(item.packet, droppable: item.droppable, now: now) }
+        }
+    }
+
+    /// A recovery that cannot complete: a fresh socket, told `recovered: false`.
+    private func recoveryFailed(_ principal: Principal, reason: String) {
+        logger.info("socket recovery failed; connecting a fresh socket", metadata: ["recovery.reason": "\(reason)"])
+        GatewayMetrics.recoveries("failed").increment()
+        onLoop { now in self.acceptFresh(principal, recoverable: true, recovered: false, now: now) }
+    }
+
+    /// Publishes this socket's rooms and stream grants (`connection:rooms`), so another gateway can restore them.
+    func recordRooms(disconnected: Bool) {
+        onLoop { _ in
+            guard self.recoverable, let socketID = self.socketID, let principal = self.principal else { return }
+            let base = Set(Self.baseRooms(principal))
+            let rooms = self.context.hub.rooms(of: socketID).subtracting(base).sorted()
+            self.publish(ConnectionRooms(gatewayId: self.context.gatewayId, socketId: socketID, userId: principal.userId,
+                                         rooms: Array(rooms.prefix(MessageLimits.maxSocketRooms)),
+                                         streams: Array(self.streamGrants.sorted().prefix(MessageLimits.maxSocketRooms)),
+                                         disconnected: disconnected),
+                         key: self.context.gatewayId)
         }
     }
 
@@ -613,6 +777,15 @@ final class GatewaySession: @unchecked Sendable {
 
     private func socketDisconnected(reason: String) {
         guard let socketID, let principal else { return }
+        if recoverable {
+            // Synchronously, before the rooms are gone: the last record any gateway will restore from.
+            let rooms = context.hub.rooms(of: socketID).subtracting(Self.baseRooms(principal)).sorted()
+            publish(ConnectionRooms(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
+                                    rooms: Array(rooms.prefix(MessageLimits.maxSocketRooms)),
+                                    streams: Array(streamGrants.sorted().prefix(MessageLimits.maxSocketRooms)),
+                                    disconnected: true),
+                    key: context.gatewayId)
+        }
         self.socketID = nil
         context.hub.removeSocket(socketID, userId: principal.userId)
         for (_, timeout) in awaitingAnswers { timeout.cancel() }
@@ -672,4 +845,21 @@ extension String {
 /// Why a CONNECT was refused; the message goes to the client in CONNECT_ERROR.
 struct ConnectRefusal: Error {
     let message: String
+}
+
+/// What a CONNECT's auth object asks about recovery: `pid` and `offset` (a reconnect, as socket.io-client sends
+/// them), or `recover: true` (the Swift SDK's first connect).
+struct RecoveryRequest: Sendable {
+    /// Whether the socket gets a recovery id.
+    var wanted: Bool
+    /// The recovery id presented, to restore that socket.
+    var recoveryId: String?
+    /// The last delivery position the client saw.
+    var offset: String?
+
+    init(auth: SocketIOObject?, mode: RecoveryMode, enabled: Bool) {
+        recoveryId = enabled ? auth?["pid"]?.stringValue : nil
+        offset = auth?["offset"]?.stringValue
+        wanted = enabled && (mode == .all || auth?["recover"]?.boolValue == true || recoveryId != nil)
+    }
 }

@@ -24,7 +24,7 @@ struct HealthBroadcaster: Service {
                 namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.serverHealth.rawValue,
                 arguments: [health], ackID: nil
             ).encode())
-            GatewaySession.emit(packet, to: admins, droppable: false)
+            GatewaySession.emit(packet, to: admins.all, droppable: false)
         }
     }
 }
