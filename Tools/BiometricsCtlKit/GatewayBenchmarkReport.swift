@@ -120,6 +120,7 @@ struct GatewayServerResult: Sendable, Codable {
         var bytesPerIdleConnection: Double?
         var deliveriesPerSecond: Double?
         var serverMicrosecondsPerDelivery: Double?
+        var lowestServerMicrosecondsPerDelivery: Double?
         var deliveriesPerServerCPUSecond: Double?
         var ackP50Milliseconds: Double?
         var ackP99Milliseconds: Double?
@@ -129,12 +130,16 @@ struct GatewayServerResult: Sendable, Codable {
         self.kind = kind
     }
 
+    /// The least server CPU per delivery of the fan-out rounds (the least disturbed by other tenants).
+    var lowestMicrosecondsPerDelivery: Double? { fanoutRuns.map(\.serverMicrosecondsPerDelivery).min() }
+
     /// Fills ``summary`` from the phases.
     mutating func summarise() {
         summary = Summary(
             idleConnectionsHeld: idle?.held, bytesPerIdleConnection: idle?.bytesPerConnection,
             deliveriesPerSecond: fanout?.deliveriesPerSecond,
             serverMicrosecondsPerDelivery: fanout?.serverMicrosecondsPerDelivery,
+            lowestServerMicrosecondsPerDelivery: lowestMicrosecondsPerDelivery,
             deliveriesPerServerCPUSecond: fanout?.deliveriesPerServerCPUSecond,
             ackP50Milliseconds: latency?.p50, ackP99Milliseconds: latency?.p99)
     }
@@ -189,23 +194,25 @@ struct GatewayBenchmarkReport: Sendable, Codable {
                 goal: "gateway RSS per idle connection ≤ 8 KiB (100k connections ≤ 800 MiB)",
                 measured: perConnection, medianRun: perConnection, pass: perConnection <= bytesPerConnectionGoal))
         }
-        guard let ours = gateway.fanout else { return verdicts }
-        if let raw = result(.raw)?.fanout {
+        // Wall clock from the fastest round; CPU per delivery from each server's least disturbed round (another
+        // tenant of the machine can only add to it).
+        guard let ours = gateway.fanout, let oursCPU = gateway.lowestMicrosecondsPerDelivery else { return verdicts }
+        if let raw = result(.raw)?.fanout, let rawCPU = result(.raw)?.lowestMicrosecondsPerDelivery {
             let wall = ours.deliveriesPerSecond / raw.deliveriesPerSecond
-            let cpu = raw.serverMicrosecondsPerDelivery / ours.serverMicrosecondsPerDelivery
+            let cpu = rawCPU / oursCPU
             verdicts.append(BenchVerdict(goal: "fan-out deliveries/s ≥ \(R.percent(rawShareGoal)) of the raw limit",
                                          measured: wall, medianRun: wall, pass: wall >= rawShareGoal))
             verdicts.append(BenchVerdict(
-                goal: "fan-out server CPU per delivery: raw ÷ gateway ≥ \(R.percent(rawShareGoal))",
+                goal: "fan-out server CPU per delivery (lowest round): raw ÷ gateway ≥ \(R.percent(rawShareGoal))",
                 measured: cpu, medianRun: cpu, pass: cpu >= rawShareGoal))
         }
-        if let peer = result(.python)?.fanout {
+        if let peer = result(.python)?.fanout, let peerCPU = result(.python)?.lowestMicrosecondsPerDelivery {
             let wall = ours.deliveriesPerSecond / peer.deliveriesPerSecond
-            let cpu = peer.serverMicrosecondsPerDelivery / ours.serverMicrosecondsPerDelivery
+            let cpu = peerCPU / oursCPU
             verdicts.append(BenchVerdict(goal: "fan-out deliveries/s ≥ \(Int(peerFactorGoal))× python-socketio",
                                          measured: wall, medianRun: wall, pass: wall >= peerFactorGoal))
             verdicts.append(BenchVerdict(
-                goal: "fan-out server CPU per delivery: python ÷ gateway ≥ \(Int(peerFactorGoal))×",
+                goal: "fan-out server CPU per delivery (lowest round): python ÷ gateway ≥ \(Int(peerFactorGoal))×",
                 measured: cpu, medianRun: cpu, pass: cpu >= peerFactorGoal))
         }
         return verdicts
@@ -232,10 +239,15 @@ struct GatewayBenchmarkReport: Sendable, Codable {
             ("fan-out: members × events", cells { r in r.fanout.map { "\(R.format(Double($0.members), 0)) × \(R.format(Double($0.messages), 0))" } }),
             ("**fan-out deliveries/s**", cells { r in r.fanout.map { "**" + R.format($0.deliveriesPerSecond, 0) + "**" } }),
             ("first delivery after the trigger, ms", cells { r in r.fanout.map { R.format($0.firstDeliveryMilliseconds, 1) } }),
-            ("**server CPU per delivery, µs**", cells { r in r.fanout.map { "**" + R.format($0.serverMicrosecondsPerDelivery, 3) + "**" } }),
+            ("server CPU per delivery in that round, µs", cells { r in r.fanout.map { R.format($0.serverMicrosecondsPerDelivery, 3) } }),
+            ("**server CPU per delivery, lowest round, µs**", cells { r in
+                r.lowestMicrosecondsPerDelivery.map { "**" + R.format($0, 3) + "**" }
+            }),
             ("deliveries per server CPU-second", cells { r in r.fanout.map { R.format($0.deliveriesPerServerCPUSecond, 0) } }),
-            ("fan-out runs: deliveries/s each", cells { r in
-                r.fanoutRuns.isEmpty ? nil : r.fanoutRuns.map { R.format($0.deliveriesPerSecond, 0) }.joined(separator: ", ")
+            ("fan-out rounds: deliveries/s (server µs per delivery)", cells { r in
+                r.fanoutRuns.isEmpty ? nil : r.fanoutRuns.map {
+                    "\(R.format($0.deliveriesPerSecond, 0)) (\(R.format($0.serverMicrosecondsPerDelivery, 2)))"
+                }.joined(separator: ", ")
             }),
             ("server / generator on CPU (their cores busy)", cells { r in
                 r.fanout.map {
