@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev redis-server kcat pkg-config python3-venv
 
-.PHONY: deps apt-deps python-deps build build-release run test bench clean
+.PHONY: deps apt-deps python-deps build build-release release run test bench clean
 
 ## deps: Debian packages (librdkafka, hiredis, OpenSSL, redis-server, kcat) and the Python test peers in .venv
 deps: apt-deps python-deps
@@ -34,6 +34,12 @@ build: apt-deps
 build-release: apt-deps
 	$(SWIFT) build -c release --product biometricsctl
 	$(SWIFT) build -c release --product gateway
+
+## release: release binaries of every executable (gateway, verification-worker, metrics-exporter, biometricsctl, …)
+## in .build/release — what deploy/ installs
+release: apt-deps
+	$(SWIFT) build -c release
+	@$(SWIFT) build -c release --show-bin-path
 
 ## run: the whole dev stack on an embedded broker; prints READY …, the URLs and a dev token
 run: deps

@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "presence-service", targets: ["presence-service"]),
+        .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Messages", targets: ["Messages"]),
@@ -102,6 +104,29 @@ let package = Package(
         .executableTarget(
             name: "verification-worker", dependencies: ["VerificationWorker"],
             path: "Services/VerificationWorker/Main"),
+        .target(
+            name: "PresenceService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime", "Redis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/PresenceService/PresenceService"),
+        .executableTarget(
+            name: "presence-service", dependencies: ["PresenceService"],
+            path: "Services/PresenceService/Main"),
+
+        .target(
+            name: "MetricsExporter",
+            dependencies: [
+                "Kafka", "Messages", "Runtime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/MetricsExporter/MetricsExporter"),
+        .executableTarget(
+            name: "metrics-exporter", dependencies: ["MetricsExporter"], path: "Services/MetricsExporter/Main"),
 
         // The Swift client SDK: the shared codec over a NIO WebSocket, reconnects, typed calls.
         .target(
@@ -175,6 +200,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(
+            name: "PresenceServiceTests",
+            dependencies: [
+                "PresenceService", "Gateway", "Kafka", "Messages", "Runtime", "Redis", "Auth", "TestSupport",
+                // A recovering client (connection-state recovery) through the SDK's transport.
+                "BiometricsClient", "SocketIO", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
             name: "AuthTests",
             dependencies: ["Auth", .product(name: "JWTKit", package: "jwt-kit")],
             resources: [.copy("Fixtures")]),
@@ -182,6 +216,15 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: [
                 "Runtime", "Kafka", "Messages", "Redis", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "PresenceService", "Kafka",
+                "Messages", "Runtime", "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

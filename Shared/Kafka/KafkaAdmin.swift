@@ -34,7 +34,7 @@ public enum TopicCreation: Sendable, Hashable {
 
 /// Cluster metadata, watermarks, offsets for timestamps and topic creation.
 public final class KafkaAdmin: Sendable {
-    private let client: RDKafkaClient
+    let client: RDKafkaClient
     private let pollThread: PollThread
     private let configuration: KafkaConfiguration
     private let logger: Logger
@@ -186,44 +186,65 @@ public final class KafkaAdmin: Sendable {
                     _ = rd_kafka_NewTopic_set_config(newTopic, name, value)
                 }
             }
-            let queue = rd_kafka_queue_new(client.handle)
-            defer { rd_kafka_queue_destroy(queue) }
-            let options = rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
-            defer { rd_kafka_AdminOptions_destroy(options) }
-            _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errstr, errstr.count)
-            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
-            newTopics.withUnsafeMutableBufferPointer { buffer in
-                rd_kafka_CreateTopics(client.handle, buffer.baseAddress, buffer.count, options, queue)
-            }
-            // librdkafka answers by the request timeout; the extra second only guards against a lost answer.
-            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
-                throw KafkaError(code: "timeout", message: "create topics: no answer within \(timeout)", isRetriable: true)
-            }
-            defer { rd_kafka_event_destroy(event) }
-            let eventError = rd_kafka_event_error(event)
-            guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: "admin", context: "create topics", rdError: eventError)
-            }
-            guard let result = rd_kafka_event_CreateTopics_result(event) else {
-                throw KafkaError(code: "admin", message: "create topics: unexpected answer")
-            }
-            var count = 0
-            guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return [:] }
-            var outcome: [String: TopicCreation] = [:]
-            for index in 0..<count {
-                guard let topicResult = results[index] else { continue }
-                let name = String(cString: rd_kafka_topic_result_name(topicResult))
-                let err = rd_kafka_topic_result_error(topicResult)
-                switch err {
-                case RD_KAFKA_RESP_ERR_NO_ERROR: outcome[name] = .created
-                case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: outcome[name] = .alreadyExists
-                default:
-                    let reason = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
-                    outcome[name] = .failed(reason ?? String(cString: rd_kafka_err2str(err)))
+            return try KafkaAdmin.request(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, "create topics", timeout: timeout) {
+                options, queue in
+                newTopics.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_CreateTopics(client.handle, buffer.baseAddress, buffer.count, options, queue)
                 }
+            } read: { event throws(KafkaError) in
+                try KafkaAdmin.creationOutcome(event)
             }
-            return outcome
         }
+    }
+
+    /// The per-topic outcome of a CreateTopics answer.
+    private static func creationOutcome(_ event: OpaquePointer) throws(KafkaError) -> [String: TopicCreation] {
+        guard let result = rd_kafka_event_CreateTopics_result(event) else {
+            throw KafkaError(code: "admin", message: "create topics: unexpected answer")
+        }
+        var count = 0
+        guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return [:] }
+        var outcome: [String: TopicCreation] = [:]
+        for index in 0..<count {
+            guard let topicResult = results[index] else { continue }
+            let name = String(cString: rd_kafka_topic_result_name(topicResult))
+            let err = rd_kafka_topic_result_error(topicResult)
+            switch err {
+            case RD_KAFKA_RESP_ERR_NO_ERROR: outcome[name] = .created
+            case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: outcome[name] = .alreadyExists
+            default:
+                let reason = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
+                outcome[name] = .failed(reason ?? String(cString: rd_kafka_err2str(err)))
+            }
+        }
+        return outcome
+    }
+
+    /// Runs one event-based admin request (blocking: call inside ``BlockingCalls``): options with `timeout`, a result
+    /// queue, `submit` sends the request, and the answer event — checked for a request-level error — goes to `read`.
+    static func request<T>(
+        _ client: RDKafkaClient, _ operation: rd_kafka_admin_op_t, _ what: String, timeout: Duration,
+        submit: (OpaquePointer?, OpaquePointer?) -> Void, read: (OpaquePointer) throws(KafkaError) -> T
+    ) throws(KafkaError) -> T {
+        var errstr = [CChar](repeating: 0, count: 512)
+        let queue = rd_kafka_queue_new(client.handle)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(client.handle, operation)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        // Not every operation takes an operation timeout; librdkafka refuses it for those, which is harmless.
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+        submit(options, queue)
+        // librdkafka answers by the request timeout; the extra second only guards against a lost answer.
+        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
+            throw KafkaError(code: "timeout", message: "\(what): no answer within \(timeout)", isRetriable: true)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let eventError = rd_kafka_event_error(event)
+        guard eventError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code: "admin", context: what, rdError: eventError)
+        }
+        return try read(event)
     }
 }
 

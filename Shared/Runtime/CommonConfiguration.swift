@@ -29,6 +29,13 @@ public struct CommonConfiguration: Sendable {
     public static let defaultHTTPHost = "127.0.0.1"
     /// Default period of stats snapshots.
     public static let defaultStatsInterval: Duration = .seconds(15)
+    /// Every variable ``init(serviceName:defaultHTTPPort:environment:)`` reads, besides `KAFKA_*` librdkafka
+    /// properties. Each service's `environmentVariables` starts with these; the deploy test checks env files and the
+    /// README against them.
+    public static let environmentVariables = [
+        "INSTANCE_ID", "LOG_LEVEL", "LOG_FORMAT", "HTTP_HOST", "HTTP_PORT", "KAFKA_BOOTSTRAP_SERVERS",
+        "STATS_INTERVAL_SECONDS",
+    ]
 
     /// The service's name, e.g. `gateway`; fixed by the executable, not configurable.
     public var serviceName: String

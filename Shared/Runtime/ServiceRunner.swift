@@ -110,6 +110,21 @@ public enum ServiceRunner {
         }
     }
 
+    /// Runs the service (`body`); if it fails (a service threw, a dependency was unreachable at start) prints
+    /// `<service>: stopped with an error: <error>` to standard error and exits with status 1. Without this an error
+    /// thrown at top level is a Swift trap: SIGILL and a crash report instead of an exit status.
+    public static func exitOnFailure(serviceName: String, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            FileHandle.standardError.write(Data("\(serviceName): stopped with an error: \(error)\n".utf8))
+            Foundation.exit(failureExitCode)
+        }
+    }
+
+    /// The exit status of a service that stopped with an error.
+    public static let failureExitCode: Int32 = 1
+
     /// The line printed for a configuration error, e.g. `gateway: configuration error: GATEWAY_PORT: …`.
     public static func message(for error: ConfigurationError, serviceName: String) -> String {
         "\(serviceName): configuration error: \(error)"

@@ -65,7 +65,7 @@ final class ClientFixture: Sendable {
         let port = gatewayPort
         try await waitUntil("gateway /ready on \(port)", timeout: .seconds(60), interval: .milliseconds(100)) {
             if let status = process.exitStatus {
-                throw FixtureError("gateway exited (\(status)): \(process.logTail(lines: 20))")
+                throw FixtureError("gateway exited (\(status)): \(process.logTail(lines: 200))")
             }
             return try await offThePool { Loopback.httpStatus(port: port, path: "/ready") == 200 }
         }

@@ -3,19 +3,25 @@
 Usage: sio_peer.py PLAN_JSON_FILE   ->  prints one JSON object with what every client saw.
 
 Plan: {"url": "http://127.0.0.1:PORT", "path": "/ws",
-       "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false}],
+       "clients": [{"name": "a", "token": "...", "transports": ["websocket"], "bearer": false,
+                    "url": "http://127.0.0.1:OTHER"}],   # url: this client's gateway (default: the plan's)
        "steps": [{"client": "a", "emit": "event", "data": {...}, "ack": true}, {"sleep": 0.5},
                  {"client": "a", "disconnect": true}, {"client": "a", "raw": "2[\"event\",{broken"}],
-                 {"client": "a", "wait_for": "event-name", "timeout": 20},
-                 {"client": "a", "wait_for": "event-name", "match": {"key": "value"}, "count": 1},
+                 {"client": "a", "wait_for": "event-name", "timeout": 20, "count": 1,
+                  "match": {"userId": "u1"}},   # match: the event's first argument contains these members
+                 {"client": "a", "wait_ack": "event", "count": 1, "timeout": 20},
+                 {"touch": "/tmp/file"}, {"wait_file": "/tmp/other", "timeout": 60},  # sync with the test
+                 {"client": "a", "emit": "event", "data_file": "/tmp/data.json"},  # data the test wrote meanwhile
+                 {"client": "a", "wait_disconnected": true, "timeout": 20},
                  {"client": "a", "sign_and_verify": {"recordId": "r1", "key_file": "k.pem", "format": "raw",
                                                      "challenge": -1, "tamper": false}, "ack": true}],
        "collect_seconds": 2}
-Bytes travel as {"$bytes": "<base64>"} in both directions. A wait_for step with "match" counts only the events whose
-first argument is an object holding every key of "match" with the same value.
+`touch` writes what every client saw so far (the JSON printed at the end) to the file.
+Bytes travel as {"$bytes": "<base64>"} in both directions.
 """
 import base64
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -46,8 +52,8 @@ def from_wire(value):
 
 
 def matches(args, expected):
-    """Whether an event's first argument holds every key of `expected` with the same value (no `expected`: yes)."""
-    if not expected:
+    """Whether the event's first argument is an object containing every member of `expected` (None: any)."""
+    if expected is None:
         return True
     first = args[0] if args else None
     return isinstance(first, dict) and all(first.get(key) == value for key, value in expected.items())
@@ -124,7 +130,7 @@ def main():
             headers["Authorization"] = "Bearer " + spec["token"]
             auth = None
         try:
-            client.connect(plan["url"], socketio_path=plan.get("path", "/ws"), auth=auth, headers=headers,
+            client.connect(spec.get("url", plan["url"]), socketio_path=plan.get("path", "/ws"), auth=auth, headers=headers,
                            transports=spec.get("transports", ["websocket"]), wait_timeout=10)
             record["connected"] = True
             record["sid"] = client.get_sid("/")  # the Socket.IO socket id (client.sid is Engine.IO's)
@@ -143,6 +149,18 @@ def main():
         if "sleep" in step:
             time.sleep(step["sleep"])
             continue
+        if "touch" in step:  # tells the test that the plan got here, with what every client saw so far
+            with lock:
+                snapshot = json.dumps(results)
+            with open(step["touch"] + ".tmp", "w") as f:
+                f.write(snapshot)
+            os.replace(step["touch"] + ".tmp", step["touch"])
+            continue
+        if "wait_file" in step:  # until the test creates this file (bounded)
+            deadline = time.time() + step.get("timeout", 60)
+            while not os.path.exists(step["wait_file"]) and time.time() < deadline:
+                time.sleep(0.02)
+            continue
         name = step["client"]
         client, record = clients[name], results[name]
         if not record["connected"]:
@@ -156,6 +174,17 @@ def main():
                     if seen >= step.get("count", 1):
                         break
                 time.sleep(0.02)
+        elif "wait_ack" in step:  # until the client has this many answers to acks of this event (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while time.time() < deadline:
+                with lock:
+                    if sum(1 for event, _ in record["acks"] if event == step["wait_ack"]) >= step.get("count", 1):
+                        break
+                time.sleep(0.02)
+        elif "wait_disconnected" in step:  # until the server has disconnected the client (bounded)
+            deadline = time.time() + step.get("timeout", 20)
+            while not record["disconnected"] and time.time() < deadline:
+                time.sleep(0.02)
         elif step.get("disconnect"):
             client.disconnect()
         elif "raw" in step:  # a Socket.IO packet as text, e.g. '2["event",{broken'
@@ -164,6 +193,9 @@ def main():
             if "sign_and_verify" in step:
                 with lock:
                     step = dict(step, emit="biometric:verify", data=signed_verify(step["sign_and_verify"], record))
+            if "data_file" in step:  # the event's data, written by the test while the plan runs
+                with open(step["data_file"]) as f:
+                    step = dict(step, data=json.load(f))
             data = to_wire(step.get("data"))
             args = () if "data" not in step else (data,)
             if step.get("ack"):

@@ -187,6 +187,25 @@ struct RedisCommandTests {
         }
     }
 
+    @Test func luaScriptsRunAndSurviveAScriptFlush() async throws {
+        try await withRedis { _, client async throws in
+            let reply = try await client.eval(
+                "redis.call('SET', KEYS[1], ARGV[1]); return {redis.call('GET', KEYS[1]), #ARGV}",
+                keys: ["lua-key"], arguments: ["v1", "extra"])
+            #expect(reply == .array([.bulk(Array("v1".utf8)), .integer(2)]))
+
+            let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+            #expect(try await client.run(script, keys: ["counter"], arguments: ["2"]) == .integer(2))
+            #expect(try await client.run(script, keys: ["counter"], arguments: ["3"]) == .integer(5))
+            // A server that forgot the script (restart, SCRIPT FLUSH) gets it again transparently.
+            _ = try await client.send(["SCRIPT", "FLUSH"])
+            #expect(try await client.run(script, keys: ["counter"], arguments: ["1"]) == .integer(6))
+
+            let error = await expectRedisError { _ = try await client.eval("return redis.call('NOPE')") }
+            #expect(error?.code == .serverError)
+        }
+    }
+
     @Test func publish() async throws {
         try await withRedis { _, client async throws in
             #expect(try await client.publish("events", "hello") == 0)  // no subscribers

@@ -4,6 +4,7 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import Runtime
 
@@ -11,33 +12,6 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// A plain HTTP GET against the live server.
-struct HTTPResult {
-    var status: Int
-    var contentType: String?
-    var body: String
-
-    var json: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
-    }
-}
-
-func httpGet(port: Int, path: String) async throws -> HTTPResult {
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-    configuration.connectionProxyDictionary = [:]
-    let session = URLSession(configuration: configuration)
-    defer { session.finishTasksAndInvalidate() }
-    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-    request.timeoutInterval = 15
-    let (data, response) = try await session.data(for: request)
-    let http = try #require(response as? HTTPURLResponse)
-    return HTTPResult(
-        status: http.statusCode,
-        contentType: http.value(forHTTPHeaderField: "Content-Type"),
-        body: String(decoding: data, as: UTF8.self)
-    )
-}
 
 /// Runs `server` in a service group, hands its bound port to `body`, then shuts it down gracefully.
 func withRunningServer<T: Sendable>(

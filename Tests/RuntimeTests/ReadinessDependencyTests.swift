@@ -49,7 +49,7 @@ struct ReadinessDependencyTests {
 
     /// Polls /ready until it answers `status` (bounded: 20 s).
     private func poll(port: Int, until status: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws
-        -> HTTPResult
+        -> HTTPAnswer
     {
         var last = try await httpGet(port: port, path: "/ready")
         let deadline = ContinuousClock.now + .seconds(20)

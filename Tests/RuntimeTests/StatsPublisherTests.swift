@@ -5,6 +5,7 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import Runtime
 

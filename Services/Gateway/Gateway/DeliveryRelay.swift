@@ -6,32 +6,26 @@ import Metrics
 import ServiceLifecycle
 import SocketIO
 
-/// Reads `gateway.deliveries` and `biometric.frames` (a group of its own, from the end: every gateway sees
-/// everything) and hands each event or control to the sockets it targets on this gateway.
+/// Reads `gateway.deliveries` and `biometric.frames` (every partition: every gateway sees everything) and hands each
+/// event or control to the sockets it targets on this gateway.
 final class DeliveryRelay: Service, Sendable {
     private let consumer: KafkaConsumer
     private let context: GatewayContext
+    /// With recovery: where the consumer starts (a window back) and where the backlog ends.
+    private let backlog: (starts: [Int64], ends: [Int64])?
 
-    init(consumer: KafkaConsumer, context: GatewayContext) {
+    init(consumer: KafkaConsumer, context: GatewayContext, backlog: (starts: [Int64], ends: [Int64])?) {
         self.consumer = consumer
         self.context = context
+        self.backlog = backlog
     }
 
     /// Marks the gateway ready once its partitions are assigned, then relays until graceful shutdown.
     func run() async throws {
         try await withGracefulShutdownHandler {
             _ = try await consumer.waitForAssignment(timeout: .seconds(60))
-            var backlogEnds: [Int64] = []
-            if let recovery = context.recovery {
-                // One recovery window back: no socket is connected yet, so this only fills the history that
-                // reconnecting clients are replayed from.
-                let (starts, ends) = try await recovery.deliveryBacklog()
-                context.deliveryCut.start(at: starts)
-                try await consumer.seek(Dictionary(uniqueKeysWithValues: starts.enumerated().map { index, start in
-                    (TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index)), KafkaOffset.offset(start))
-                }))
-                backlogEnds = ends
-            }
+            let backlogEnds = backlog?.ends ?? []
+            if let backlog { context.deliveryCut.start(at: backlog.starts) }
             await becomeReady(after: backlogEnds)
             var lastEviction = ContinuousClock.now
             for await record in consumer.messages {

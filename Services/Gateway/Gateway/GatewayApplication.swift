@@ -24,23 +24,31 @@ public struct GatewayApplication: Sendable {
         let kafka = configuration.common.kafka
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let outbound = KafkaOutbound(producer: producer, logger: logger)
-        let partitions = configuration.recoveryMode == .off
-            ? RecoveryPartitions.defaults : await RecoveryPartitions.discover(kafka: kafka, logger: logger)
+        let partitions = await GatewayPartitions.discover(kafka: kafka, logger: logger)
         let context = try GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound,
                                          partitions: partitions, logger: logger)
         self.context = context
+        // Every partition, no group: deliveries from one recovery window back when recovery is on (no socket is
+        // connected yet, so that backlog only fills the history reconnecting clients are replayed from), else from
+        // the end; frames from the end.
+        let backlog = try await context.recovery?.deliveryBacklog()
+        var assignment: [TopicPartition: KafkaOffset] = [:]
+        for index in 0..<partitions.deliveries {
+            assignment[TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index))] =
+                backlog.map { .offset($0.starts[index]) } ?? .end
+        }
+        for index in 0..<partitions.frames {
+            assignment[TopicPartition(topic: Topics.biometricFrames, partition: Int32(index))] = .end
+        }
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                kafka: kafka, mode: .broadcast(groupPrefix: "gateway-\(configuration.gatewayId)"),
-                topics: [Topics.gatewayDeliveries, Topics.biometricFrames], startFromBeginning: false),
-            logger: logger)
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
         server = GatewayServer(context: context, group: MultiThreadedEventLoopGroup.singleton)
         let stats = StatsPublisher(
             configuration: configuration.common,
             producer: EnvelopeProducer(producer: producer, source: context.source), logger: logger)
         let recoveryIndex: [any Service] = context.recovery.map { [$0.index] } ?? []
         services = [producer, outbound] + recoveryIndex + [
-            DeliveryRelay(consumer: consumer, context: context), LivenessPublisher(context: context),
+            DeliveryRelay(consumer: consumer, context: context, backlog: backlog), LivenessPublisher(context: context),
             HealthBroadcaster(context: context), stats, server,
         ]
     }

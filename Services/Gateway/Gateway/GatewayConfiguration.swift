@@ -4,6 +4,18 @@ import Runtime
 
 /// Everything the gateway reads from the environment, with documented defaults (README, "Gateway").
 public struct GatewayConfiguration: Sendable {
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_PATH", "JWT_HS256_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE",
+        "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "ALLOWED_ORIGINS", "PING_INTERVAL_MS", "PING_TIMEOUT_MS",
+        "CONNECT_TIMEOUT_MS", "MAX_PAYLOAD_BYTES", "MAX_FRAME_BYTES", "RATE_LIMIT_EVENTS_PER_SECOND", "RATE_LIMIT_BURST",
+        "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
+        "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS", "HEALTH_INTERVAL_SECONDS",
+        "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
+        "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES",
+    ]
+
     /// Shared service settings (Kafka, logging, instance id — the gateway id).
     public var common: CommonConfiguration
     /// `GATEWAY_HOST`: listen address.

@@ -27,7 +27,7 @@ final class GatewayContext: Sendable {
     /// `partitions` counts the partitions of the topics recovery reads (as the cluster has them, which may differ
     /// from `Topics`' defaults).
     init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound,
-         partitions: RecoveryPartitions, logger: Logger) throws {
+         partitions: GatewayPartitions, logger: Logger) throws {
         let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
         deliveryCut = DeliveryCut(partitions: partitions.deliveries,
                                   historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)

@@ -80,22 +80,15 @@ final class RecoveryIndex: Service, Sendable {
         await consumer.close()
     }
 
-    /// The socket's newest record; when there is none yet, waits (up to 2 s) until the index has read what is on
-    /// the topic now (the old gateway may have written it a moment ago).
+    /// The socket's newest record; when there is none yet, waits up to 2 s for it (the old gateway may have
+    /// written it a moment ago and its producer may not have sent it yet).
     func lookup(_ socketId: String) async throws -> Record? {
-        if let record = state.withLock({ $0.records[socketId] }) { return record }
-        var ends: [Int32: Int64] = [:]
-        for index in 0..<partitions {
-            ends[Int32(index)] = try await admin.watermarks(
-                TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))).high
-        }
         let deadline = ContinuousClock.now + .seconds(2)
-        while ContinuousClock.now < deadline {
-            let (record, reached) = state.withLock { ($0.records[socketId], Self.reached(ends, $0.position)) }
-            if record != nil || reached { return record }
+        while true {
+            if let record = state.withLock({ $0.records[socketId] }) { return record }
+            guard ContinuousClock.now < deadline else { return nil }
             try await Task.sleep(for: .milliseconds(10))
         }
-        return state.withLock { $0.records[socketId] }
     }
 
     private static func reached(_ ends: [Int32: Int64], _ position: [Int32: Int64]) -> Bool {

@@ -39,7 +39,7 @@ final class SessionRecovery: Sendable {
     private let admin: KafkaAdmin
     private let logger: Logger
 
-    init(secret: String, window: Duration, maxReplay: Int64, partitions: RecoveryPartitions, cut: DeliveryCut,
+    init(secret: String, window: Duration, maxReplay: Int64, partitions: GatewayPartitions, cut: DeliveryCut,
          kafka: KafkaConfiguration, logger: Logger) throws {
         key = RecoveryToken.key(secret: secret)
         self.window = window
@@ -137,36 +137,6 @@ final class SessionRecovery: Sendable {
             if record.offset + 1 >= range.upperBound { remaining.removeValue(forKey: record.topicPartition) }
             body(record)
         }
-    }
-}
-
-/// How many partitions the topics recovery reads have in this cluster.
-struct RecoveryPartitions: Sendable {
-    /// `gateway.deliveries`.
-    var deliveries: Int
-    /// `gateway.connections`.
-    var connections: Int
-
-    /// `Topics`' defaults.
-    static let defaults = RecoveryPartitions(
-        deliveries: Topics.spec(named: Topics.gatewayDeliveries)?.partitions ?? 1,
-        connections: Topics.spec(named: Topics.gatewayConnections)?.partitions ?? 1)
-
-    /// Asks the cluster; where it cannot answer (a topic missing, the broker unreachable for 10 s), the defaults.
-    static func discover(kafka: KafkaConfiguration, logger: Logger) async -> RecoveryPartitions {
-        var counts = defaults
-        do {
-            var quiet = kafka
-            quiet.statisticsInterval = nil
-            let topics = try await KafkaAdmin(configuration: quiet, logger: logger).listTopics(timeout: .seconds(10))
-            for topic in topics where !topic.partitions.isEmpty {
-                if topic.name == Topics.gatewayDeliveries { counts.deliveries = topic.partitions.count }
-                if topic.name == Topics.gatewayConnections { counts.connections = topic.partitions.count }
-            }
-        } catch {
-            logger.warning("partition counts unknown; using the defaults", metadata: ["error.message": "\(error)"])
-        }
-        return counts
     }
 }
 

@@ -3,4 +3,6 @@ import Runtime
 
 let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: "gateway") { try GatewayConfiguration() }
 let logger = ServiceRunner.bootstrap(configuration.common)
-try await GatewayApplication(configuration: configuration, logger: logger).run()
+await ServiceRunner.exitOnFailure(serviceName: "gateway") {
+    try await GatewayApplication(configuration: configuration, logger: logger).run()
+}

@@ -5,4 +5,6 @@ let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: Veri
     try VerificationWorkerConfiguration()
 }
 let logger = ServiceRunner.bootstrap(configuration.common)
-try await VerificationWorkerApplication(configuration: configuration, logger: logger).run()
+await ServiceRunner.exitOnFailure(serviceName: VerificationWorkerConfiguration.serviceName) {
+    try await VerificationWorkerApplication(configuration: configuration, logger: logger).run()
+}

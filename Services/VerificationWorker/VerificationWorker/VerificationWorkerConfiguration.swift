@@ -9,6 +9,12 @@ public struct VerificationWorkerConfiguration: Sendable {
     public static let serviceName = "verification-worker"
     /// The ops endpoint's default port.
     public static let defaultHTTPPort = 9101
+    /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
+    /// file and the README against it.
+    public static let environmentVariables = CommonConfiguration.environmentVariables + [
+        "REDIS_URL", "CHALLENGE_TTL_SECONDS", "CHALLENGE_MEMORY_SECONDS", "IDEMPOTENCY_TTL_SECONDS",
+        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS",
+    ]
 
     /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9101).
     public var common: CommonConfiguration
@@ -31,12 +37,7 @@ public struct VerificationWorkerConfiguration: Sendable {
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         common = try CommonConfiguration(
             serviceName: Self.serviceName, defaultHTTPPort: Self.defaultHTTPPort, environment: environment)
-        let url = environment.string("REDIS_URL", default: RedisConfiguration.defaultURL)
-        do {
-            redis = try RedisConfiguration(url: url.isEmpty ? RedisConfiguration.defaultURL : url)
-        } catch {
-            throw ConfigurationError(code: .invalid, variable: "REDIS_URL", reason: "\(error)")
-        }
+        redis = try environment.redis()
         challengeTTL = try environment.durationSeconds(
             "CHALLENGE_TTL_SECONDS", default: .seconds(60), range: .seconds(1)...(.seconds(3600)))
         challengeMemory = try environment.durationSeconds(

@@ -1,0 +1,8 @@
+import PresenceService
+import Runtime
+
+let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: PresenceServiceConfiguration.serviceName) {
+    try PresenceServiceConfiguration()
+}
+let logger = ServiceRunner.bootstrap(configuration.common)
+try await PresenceServiceApplication(configuration: configuration, logger: logger).run()
