@@ -244,10 +244,11 @@ struct GatewayBenchmarkReport: Sendable, Codable {
                 r.lowestMicrosecondsPerDelivery.map { "**" + R.format($0, 3) + "**" }
             }),
             ("deliveries per server CPU-second", cells { r in r.fanout.map { R.format($0.deliveriesPerServerCPUSecond, 0) } }),
-            ("fan-out rounds: deliveries/s (server µs per delivery)", cells { r in
+            ("fan-out rounds: deliveries/s (server µs per delivery, server on CPU)", cells { r in
                 r.fanoutRuns.isEmpty ? nil : r.fanoutRuns.map {
-                    "\(R.format($0.deliveriesPerSecond, 0)) (\(R.format($0.serverMicrosecondsPerDelivery, 2)))"
-                }.joined(separator: ", ")
+                    "\(R.format($0.deliveriesPerSecond, 0)) (\(R.format($0.serverMicrosecondsPerDelivery, 2)), "
+                        + "\(R.percent($0.serverUtilisation)))"
+                }.joined(separator: "; ")
             }),
             ("server / generator on CPU (their cores busy)", cells { r in
                 r.fanout.map {
