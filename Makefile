@@ -6,7 +6,7 @@ SWIFT ?= swift
 VENV := .venv
 PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev redis-server kcat pkg-config python3-venv
+APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev libsqlite3-dev redis-server kcat pkg-config python3-venv
 
 .PHONY: deps apt-deps python-deps build build-release release run test bench clean
 
@@ -34,6 +34,7 @@ build: apt-deps
 build-release: apt-deps
 	$(SWIFT) build -c release --product biometricsctl
 	$(SWIFT) build -c release --product gateway
+	$(SWIFT) build -c release --product notification-service
 
 ## release: release binaries of every executable (gateway, verification-worker, metrics-exporter, biometricsctl, …)
 ## in .build/release — what deploy/ installs
@@ -51,12 +52,19 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
+## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes, FUZZ_RUNS executions each (default 1M)
+fuzz:
+	Fuzz/run.sh
+
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
-## storm (release build; not a test)
+## storm; notification service end to end; verify round trips through gateway → Kafka → worker → Kafka →
+## gateway (release build; not a test)
 bench: deps build-release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
+	.build/release/biometricsctl bench notify
+	.build/release/biometricsctl bench verify
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "biometricsctl", targets: ["biometricsctl"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "verification-worker", targets: ["verification-worker"]),
+        .executable(name: "notification-service", targets: ["notification-service"]),
         .executable(name: "presence-service", targets: ["presence-service"]),
         .executable(name: "metrics-exporter", targets: ["metrics-exporter"]),
         .library(name: "Kafka", targets: ["Kafka"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C libraries, reached only through the Kafka and Redis targets.
@@ -118,6 +120,20 @@ let package = Package(
             path: "Services/PresenceService/Main"),
 
         .target(
+            name: "NotificationService",
+            dependencies: [
+                "Kafka", "Messages", "Runtime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/NotificationService/NotificationService"),
+        .executableTarget(
+            name: "notification-service", dependencies: ["NotificationService"],
+            path: "Services/NotificationService/Main"),
+
+        .target(
             name: "MetricsExporter",
             dependencies: [
                 "Kafka", "Messages", "Runtime",
@@ -148,6 +164,7 @@ let package = Package(
             name: "BiometricsCtlKit",
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
+                "NotificationService",  // `bench notify` times the store in process
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,7 +195,8 @@ let package = Package(
         .testTarget(
             name: "BiometricsClientTests",
             dependencies: [
-                "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "Kafka", "Messages", "Runtime", "Auth",
+                "BiometricsClient", "BiometricsCtlKit", "VerificationWorker", "PresenceService", "NotificationService",
+                "Kafka", "Messages", "Runtime", "Auth",
                 "SocketIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
@@ -196,6 +214,14 @@ let package = Package(
                 "VerificationWorker", "Gateway", "BiometricsCtlKit", "Kafka", "Messages", "Runtime", "Redis", "Auth",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .testTarget(
+            name: "NotificationServiceTests",
+            dependencies: [
+                "NotificationService", "Gateway", "Kafka", "Messages", "Runtime", "Auth", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -223,8 +249,8 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "PresenceService", "Kafka",
-                "Messages", "Runtime", "Redis", "TestSupport",
+                "MetricsExporter", "BiometricsCtlKit", "Gateway", "VerificationWorker", "NotificationService",
+                "PresenceService", "Kafka", "Messages", "Runtime", "Redis", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,7 +18,7 @@ extension BiometricsClient {
     /// Ends one of the user's own sessions; its sockets are disconnected wherever they are.
     public func endSession(_ sessionId: String) async throws {
         let answer = try await request("session:end", ["sessionId": .string(sessionId)])
-        try Self.refusal(in: answer, unless: "sessionId")
+        try Self.refusal(in: answer, unless: nil)  // the refusal carries the sessionId too: its message tells
     }
 
     /// Refreshes this socket's session last-seen time.
@@ -86,20 +86,21 @@ extension BiometricsClient {
 }
 
 extension BiometricsClient {
-    /// Unread notifications, newest first (`limit` per page; pass the last id seen as `before` for the next page).
-    public func unreadNotifications(limit: Int? = nil, before: String? = nil) async throws -> [UserNotification] {
+    /// A page of unread notifications, newest first (`limit` per page, up to the service's maximum; pass the page's
+    /// `nextCursor` as `before` for the next one).
+    public func unreadNotifications(limit: Int? = nil, before: String? = nil) async throws -> UnreadNotifications {
         var payload: SocketIOObject = [:]
         if let limit { payload["limit"] = .number(Double(limit)) }
         if let before { payload["before"] = .string(before) }
         let answer = try await request("notification:get-unread", .object(payload))
         try Self.refusal(in: answer, unless: "notifications")
-        return try (answer["notifications"] ?? .null).decoded(as: [UserNotification].self)
+        return try answer.decoded(as: UnreadNotifications.self)
     }
 
     /// Marks one of the user's notifications read (every tab is told).
     public func markRead(notification id: String) async throws {
         let answer = try await request("notification:mark-read", ["notificationId": .string(id)])
-        try Self.refusal(in: answer, unless: "notificationId")
+        try Self.refusal(in: answer, unless: nil)  // the refusal carries the notificationId too: its message tells
     }
 
     /// Marks all of the user's notifications read.

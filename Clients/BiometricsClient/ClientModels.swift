@@ -74,6 +74,16 @@ public struct UserNotification: Sendable, Hashable, Codable {
     public var readAt: String?
 }
 
+/// `notification:unread-list`: one page of unread notifications.
+public struct UnreadNotifications: Sendable, Hashable, Codable {
+    /// Newest first.
+    public var notifications: [UserNotification]
+    /// All of the user's unread notifications, not just this page.
+    public var unreadCount: Int?
+    /// Pass as `before` for the next page; nil on the last one.
+    public var nextCursor: String?
+}
+
 /// `broadcast:message`.
 public struct BroadcastMessage: Sendable, Hashable, Codable {
     /// The app-defined type.

@@ -40,17 +40,17 @@ public enum ServerEvent: String, CaseIterable, Sendable, Hashable {
     case broadcastMessage = "broadcast:message"
     /// `broadcast:error {message}`.
     case broadcastError = "broadcast:error"
-    /// `notification:unread-list {notifications}`.
+    /// `notification:unread-list {notifications, unreadCount, nextCursor?}`, newest first.
     case notificationUnreadList = "notification:unread-list"
-    /// `notification:marked-read {notificationId}`.
+    /// `notification:marked-read {notificationId, readAt}`, also to the user's other sockets.
     case notificationMarkedRead = "notification:marked-read"
-    /// `notification:all-marked-read`.
+    /// `notification:all-marked-read {count, readAt}`, also to the user's other sockets.
     case notificationAllMarkedRead = "notification:all-marked-read"
-    /// `notification:subscribed {categories}`.
+    /// `notification:subscribed {categories, refused}`.
     case notificationSubscribed = "notification:subscribed"
-    /// `notification:new {notification}`.
+    /// `notification:new`: the notification object itself (as in the seed).
     case notificationNew = "notification:new"
-    /// `notification:error {message}`.
+    /// `notification:error {message, reason, event}`.
     case notificationError = "notification:error"
     /// `server:health`, to the admin room only.
     case serverHealth = "server:health"

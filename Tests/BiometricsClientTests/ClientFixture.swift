@@ -9,6 +9,8 @@ import Messages
 import Runtime
 import Synchronization
 import TestSupport
+import NotificationService
+import PresenceService
 import VerificationWorker
 
 /// A real stack for the SDK: an embedded broker and a real redis-server in this process, the verification worker
@@ -23,9 +25,13 @@ final class ClientFixture: Sendable {
     let directory: URL
     let gatewayPort: Int
     private let worker: RunningApplication<VerificationWorkerApplication>
+    /// The presence and notification services, when the test asked for them.
+    private let presence: RunningApplication<PresenceServiceApplication>?
+    private let notifications: RunningApplication<NotificationServiceApplication>?
     private let gateway = Mutex<ChildProcess?>(nil)
 
-    init() async throws {
+    /// Starts the stack; `allServices` adds the presence and notification services (in this process).
+    init(allServices: Bool = false) async throws {
         MetricsBootstrap.bootstrap()
         var logger = Logger(label: "client-test")
         logger.logLevel = .warning
@@ -43,6 +49,26 @@ final class ClientFixture: Sendable {
         let application = try VerificationWorkerApplication(configuration: configuration, logger: logger)
         worker = RunningApplication(application, services: application.services, logger: logger)
         try await waitUntil("worker registry caught up", timeout: .seconds(30)) { application.registry.isCaughtUp }
+        if allServices {
+            let presenceService = try PresenceServiceApplication(
+                configuration: PresenceServiceConfiguration(environment: EnvironmentReader([
+                    "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+                    "REDIS_URL": redisServer.url, "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60",
+                    "INSTANCE_ID": "presence-client-tests",
+                ])), logger: logger)
+            presence = RunningApplication(presenceService, services: presenceService.services, logger: logger)
+            let notificationService = try NotificationServiceApplication(
+                configuration: NotificationServiceConfiguration(environment: EnvironmentReader([
+                    "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
+                    "NOTIFICATION_DB_PATH": directory.appendingPathComponent("notifications.sqlite").path,
+                    "HTTP_PORT": "0", "STATS_INTERVAL_SECONDS": "60", "INSTANCE_ID": "notifications-client-tests",
+                ])), logger: logger)
+            notifications = RunningApplication(notificationService, services: notificationService.services,
+                                               logger: logger)
+        } else {
+            presence = nil
+            notifications = nil
+        }
         gatewayPort = try Loopback.freePort()
         try await startGateway()
     }
@@ -81,25 +107,35 @@ final class ClientFixture: Sendable {
     func stop() async {
         if let process = gateway.withLock({ $0.take() }) { await process.terminate(grace: .seconds(10)) }
         try? await worker.stop()
+        if let presence { try? await presence.stop() }
+        if let notifications {
+            try? await notifications.stop()
+            try? notifications.application.store.close()
+        }
         await worker.application.redis.close()
         try? await redisServer.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// A client of the fixture's gateway for `user` (tokens minted on every connect).
-    func client(_ user: String, roles: [String]? = nil, reconnect: ReconnectPolicy = ReconnectPolicy(
+    func client(_ user: String, roles: [String]? = nil, scope: String? = nil, rooms: [String]? = nil, reconnect: ReconnectPolicy = ReconnectPolicy(
         initialDelay: .milliseconds(200), maxDelay: .seconds(1))) -> BiometricsClient
     {
-        var configuration = BiometricsClientConfiguration(url: url) { try await Self.token(user, roles: roles) }
+        var configuration = BiometricsClientConfiguration(url: url) {
+            try await Self.token(user, roles: roles, scope: scope, rooms: rooms)
+        }
         configuration.reconnect = reconnect
         configuration.ackTimeout = .seconds(20)
         return BiometricsClient(configuration: configuration, logger: logger)
     }
 
     /// A token for `user` signed with the gateway's secret.
-    static func token(_ user: String, roles: [String]? = nil) async throws -> String {
+    static func token(_ user: String, roles: [String]? = nil, scope: String? = nil, rooms: [String]? = nil)
+        async throws -> String
+    {
         try await DevTokenIssuer(secret: secret).token(for: AccessTokenClaims(
-            subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles))
+            subject: user, expiresAt: Date().addingTimeInterval(600), issuedAt: Date(), roles: roles, scope: scope,
+            rooms: rooms))
     }
 
     /// Enrolls `record` for `user` with a fresh P-256 key and waits until the worker knows it.

@@ -28,6 +28,14 @@ struct DevStackTests {
         ])
     }
 
+    @Test("the notification service keeps its SQLite file in the run directory; other services get no extra variables")
+    func serviceEnvironment() throws {
+        let run = URL(fileURLWithPath: "/tmp/run")
+        let notification = try #require(DevService.all.first { $0.name == "notification-service" })
+        #expect(notification.environment(runDirectory: run) == ["NOTIFICATION_DB_PATH": "/tmp/run/notifications.sqlite"])
+        #expect(DevService.gateway.environment(runDirectory: run).isEmpty)
+    }
+
     @Test("READY prints `none` for what is not running, then the token and the hints")
     func announcement() {
         var endpoints = DevStackEndpoints(
@@ -327,20 +335,7 @@ struct DevStackTests {
 
     /// The built `biometricsctl`, next to this test bundle in the build products directory (any scratch path).
     private func biometricsctlPath() throws -> String {
-        var candidates = [DevCommand.executableDirectory()]
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
-        }
-        candidates.append(Bundle.main.bundleURL.resolvingSymlinksInPath())
-        candidates += Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }
-            .map { $0.bundleURL.resolvingSymlinksInPath().deletingLastPathComponent() }
-        let paths = candidates.map { $0.appendingPathComponent("biometricsctl").path }
-        guard let path = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw TestFailure(
-                "no built biometricsctl next to the test bundle (looked at \(Set(paths).sorted().joined(separator: ", "))); "
-                    + "build it first: swift build --build-tests (which builds every product)")
-        }
-        return path
+        try RepoPaths.builtExecutable("biometricsctl")
     }
 }
 

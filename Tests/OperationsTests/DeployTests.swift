@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import MetricsExporter
+import NotificationService
 import PresenceService
 import Runtime
 import Testing
@@ -22,6 +23,8 @@ struct DeployTests {
         "gateway": Service(variables: GatewayConfiguration.environmentVariables, sources: "Services/Gateway"),
         "verification-worker": Service(
             variables: VerificationWorkerConfiguration.environmentVariables, sources: "Services/VerificationWorker"),
+        "notification-service": Service(
+            variables: NotificationServiceConfiguration.environmentVariables, sources: "Services/NotificationService"),
         "metrics-exporter": Service(
             variables: MetricsExporterConfiguration.environmentVariables, sources: "Services/MetricsExporter"),
         "presence-service": Service(

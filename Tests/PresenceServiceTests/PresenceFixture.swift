@@ -75,7 +75,7 @@ final class PresenceFixture: Sendable {
         environmentB["INSTANCE_ID"] = gatewayBId
         environmentB["LOG_LEVEL"] = "warning"
         gatewayB = try ChildProcess(
-            executable: try Self.builtExecutable("gateway"), environment: environmentB,
+            executable: try RepoPaths.builtExecutable("gateway"), environment: environmentB,
             removingEnvironment: ["REDIS_URL"], logFile: directory.appendingPathComponent("gateway-b.log"))
         gatewayBURL = "http://127.0.0.1:\(portB)"
         gatewayBPort = portB
@@ -211,22 +211,6 @@ final class PresenceFixture: Sendable {
         try await redis.smembers("presence:room:\(room)")
     }
 
-    /// The path of a product built next to the test bundle.
-    static func builtExecutable(_ name: String) throws -> String {
-        var candidates: [URL] = []
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent())
-        }
-        candidates += Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }
-            .map { $0.bundleURL.resolvingSymlinksInPath().deletingLastPathComponent() }
-        candidates.append(Bundle.main.bundleURL.resolvingSymlinksInPath())
-        let paths = candidates.map { $0.appendingPathComponent(name).path }
-        guard let path = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw FixtureError("no built \(name) next to the test bundle (looked at \(Set(paths).sorted())); "
-                               + "build it first: swift build --build-tests (which builds every product)")
-        }
-        return path
-    }
 }
 
 extension Array where Element == JSONValue {

@@ -91,7 +91,7 @@ struct PresenceRedeliveryTests {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("presence-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
         let service = try ChildProcess(
-            executable: try PresenceFixture.builtExecutable("presence-service"),
+            executable: try RepoPaths.builtExecutable("presence-service"),
             environment: [
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "REDIS_URL": redisServer.url, "HTTP_PORT": String(port), "LOG_LEVEL": "info",

@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Messages
 import Redis
 import Testing
@@ -197,6 +198,72 @@ struct VerificationWorkerTests {
         #expect(bob.payloads(named: "biometric:stream-frame").isEmpty)
     }
 
+    @Test("revoking a record withdraws its stream grants and room memberships: no frame reaches the viewer after it")
+    func revocationWithdrawsGrants() async throws {
+        let fixture = try await WorkerFixture()
+        try await fixture.enroll("rec-r", user: "alice", devices: ["dev-r"])
+        try await fixture.enroll("rec-signal", user: "alice")
+        try await fixture.waitForRecord("rec-r", status: .active)
+        try await fixture.waitForRecord("rec-signal", status: .active)
+        let before: [String: Any] = ["$bytes": Data("before-revoke".utf8).base64EncodedString()]
+        let after: [String: Any] = ["$bytes": Data("after-revoke".utf8).base64EncodedString()]
+        let clients = [try await client(fixture, "s", user: "alice"), try await client(fixture, "v", user: "alice"),
+                       try await client(fixture, "w", user: "alice")]
+        let peer = Task {
+            try await fixture.runPeer(clients: clients, steps: [
+                ["client": "s", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
+                ["client": "s", "wait_ack": "biometric:stream-start"],
+                ["client": "v", "emit": "biometric:stream-start", "data": ["deviceId": "dev-r"], "ack": true],
+                ["client": "v", "wait_ack": "biometric:stream-start"],
+                ["client": "w", "emit": "biometric:subscribe", "data": ["recordId": "rec-r"]],
+                ["client": "w", "wait_for": "biometric:subscribed"],
+                ["client": "s", "emit": "biometric:stream-data", "data": ["deviceId": "dev-r", "frame": before]],
+                ["client": "v", "wait_for": "biometric:stream-frame"],
+                // Tells the test (through the grant book) that streaming works: now it revokes rec-r.
+                ["client": "v", "emit": "biometric:subscribe", "data": ["recordId": "rec-signal"]],
+                ["client": "s", "wait_for": "biometric:error", "timeout": 60],
+                ["client": "v", "wait_for": "biometric:error", "timeout": 30],
+                ["client": "w", "wait_for": "biometric:error", "timeout": 30],
+                ["client": "s", "emit": "biometric:stream-data", "data": ["deviceId": "dev-r", "frame": after]],
+                ["client": "s", "wait_for": "error", "timeout": 30],
+            ], collectSeconds: 1)
+        }
+        let redis = try fixture.redisClient()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await redis.smembers("verification:grants:rec-signal").isEmpty {
+            guard ContinuousClock.now < deadline else { throw FixtureError("the viewer never signalled") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await redis.smembers("verification:grants:rec-r").count == 3)
+        try await fixture.revoke("rec-r")
+        let seen = try await peer.value
+        let remaining = try await redis.smembers("verification:grants:rec-r")
+        // The peer disconnected: the worker hears it on gateway.connections and forgets the viewer's room grant.
+        let forgetDeadline = ContinuousClock.now + .seconds(30)
+        while try await !redis.smembers("verification:grants:rec-signal").isEmpty {
+            guard ContinuousClock.now < forgetDeadline else { throw FixtureError("disconnect did not forget grants") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await redis.close()
+        await fixture.stop()
+        let streamer = try #require(seen["s"]), viewer = try #require(seen["v"]), watcher = try #require(seen["w"])
+        let frames = viewer.payloads(named: "biometric:stream-frame").compactMap { $0["frame"]?.peerBytes }
+            .map { String(decoding: $0, as: UTF8.self) }
+        #expect(frames == ["before-revoke"])
+        for socket in [streamer, viewer] {
+            let notice = try #require(socket.payloads(named: "biometric:error").first)
+            #expect(notice["reason"] == .string("revoked"))
+            #expect(notice["recordId"] == .string("rec-r"))
+            #expect(notice["deviceId"] == .string("dev-r"))
+        }
+        let left = try #require(watcher.payloads(named: "biometric:error").first)
+        #expect(left["reason"] == .string("revoked"))
+        #expect(left["deviceId"] == nil)
+        // The gateway refused the frame sent after the withdrawal: the streamer no longer holds a grant.
+        #expect(streamer.payloads(named: "error").contains { $0["event"] == .string("biometric:stream-data") })
+        #expect(remaining.isEmpty)
+    }
+
     @Test("killing the worker mid-stream and starting another loses no verify request and double-audits none")
     func killAndRestart() async throws {
         let fixture = try await WorkerFixture()
@@ -222,8 +289,80 @@ struct VerificationWorkerTests {
         await fixture.stop()
         let results = try #require(seen["k"]).payloads(named: "biometric:verification-result")
         #expect(results.count == total)
-        #expect(audits.count == total)
+        // A command redelivered after the kill may re-send its audit, always under the same derived id: audit
+        // consumers dedupe by envelope id, and then see each verify exactly once.
+        #expect(audits.count >= total)
         #expect(Set(audits.map(\.id)).count == total)
+        #expect(Set(audits.map(\.audit.socketId)).count == 1)
+    }
+
+    @Test("a verify redelivered in either crash window gives the client one result and the audit one envelope id")
+    func crashWindows() async throws {
+        let fixture = try await WorkerFixture()
+        let key = try await fixture.enroll("rec-c", user: "chris")
+        try await fixture.waitForRecord("rec-c", status: .active)
+        let clients = [try await client(fixture, "c", user: "chris")]
+        let peer = Task {
+            try await fixture.runPeer(clients: clients, steps: [
+                ["client": "c", "emit": "biometric:challenge", "data": ["recordId": "rec-c"]],
+                ["client": "c", "wait_for": "biometric:challenge-issued"],
+                ["client": "c", "sign_and_verify": ["recordId": "rec-c", "key_file": key], "ack": true],
+                ["client": "c", "wait_for": "biometric:verification-result"],
+                ["client": "c", "wait_for": "test:marker", "timeout": 90],
+            ], collectSeconds: 0.5)
+        }
+        // The verify command exactly as the gateway produced it.
+        var command: KafkaMessage?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while command == nil, ContinuousClock.now < deadline {
+            command = try await fixture.records(on: Topics.verificationCommands, count: 2, timeout: .seconds(2))
+                .first { (try? MessageCoding.decodeMessage(from: Data($0.value), topic: Topics.verificationCommands))?
+                    .type == "biometric:verify" }
+        }
+        let verify = try #require(command)
+        let header = try MessageCoding.decodeMessage(from: Data(verify.value), topic: Topics.verificationCommands).header
+        let socketId = try #require(header.principal?.socketId)
+        let redelivery = OutgoingMessage(topic: verify.topic, key: verify.key, value: verify.value)
+        let redis = try fixture.redisClient()
+        let doneKey = "verification:done:\(header.id.uuidString.lowercased())"
+        func plan() async throws -> CommandPlan? {
+            try await redis.get(doneKey).map { try MessageCoding.decode(CommandPlan.self, from: Data($0.utf8)) }
+        }
+        func waitUntilDelivered() async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await plan()?.stage != .delivered {
+                guard ContinuousClock.now < deadline else { throw FixtureError("command not delivered in time") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await waitUntilDelivered()
+        // Window 2: everything sent, the worker dies before marking it; the command comes again.
+        var stored = try #require(try await plan())
+        stored.stage = .planned
+        _ = try await redis.set(doneKey, String(decoding: try MessageCoding.encode(stored), as: UTF8.self))
+        try await fixture.produce([redelivery])
+        try await waitUntilDelivered()
+        // Window 1: the challenge is claimed and everything sent, the worker dies before storing its decision; the
+        // command comes again and is decided again (the challenge's claim recognises its owner).
+        _ = try await redis.del([doneKey])
+        try await fixture.produce([redelivery])
+        try await waitUntilDelivered()
+        await redis.close()
+        // Keyed like the worker's answers (same partition, so after them); sent twice under one id.
+        try await fixture.deliver(
+            Delivery.event("test:marker", data: ["n": 1], to: .socket(socketId)), id: UUID(), key: socketId, copies: 2)
+        let seen = try await peer.value
+        let audits = try await fixture.audits(count: 3)
+        await fixture.stop()
+        let chris = try #require(seen["c"])
+        let results = chris.payloads(named: "biometric:verification-result")
+        #expect(results.count == 1)
+        #expect(results.first?["success"] == .bool(true))
+        #expect(chris.acks(for: "biometric:verify").count == 1)
+        #expect(chris.events(named: "test:marker").count == 1)
+        #expect(audits.count == 3)
+        #expect(Set(audits.map(\.id)).count == 1)
+        #expect(audits.allSatisfy { $0.audit.success })
     }
 }
 
@@ -266,5 +405,59 @@ struct ChallengeStoreTests {
                                           with: key.publicKey))
         let jwk = SignatureVerifier.jwk(key.publicKey)
         #expect(SignatureVerifier.publicKey(jwk)?.rawRepresentation == key.publicKey.rawRepresentation)
+    }
+}
+
+@Suite("Grant book", .timeLimit(.minutes(1)))
+struct GrantBookTests {
+    private func record(status: RecordStatus = .active, owner: String = "alice", devices: [String] = ["d1", "d2"],
+                        roles: [String] = ["OPS"]) -> BiometricRecord {
+        BiometricRecord(recordId: "r1", ownerUserId: owner, deviceIds: devices,
+                        publicKey: SignatureVerifier.jwk(P256Fixture().publicKey), status: status, grantedRoles: roles)
+    }
+
+    @Test("a grant is withdrawn by revocation, deletion, a new owner, a lost role or a removed device — and only then")
+    func withdrawal() {
+        let stream = GrantBook.Grant(kind: .stream, gatewayId: "g", socketId: "s", userId: "alice", deviceId: "d1")
+        let room = GrantBook.Grant(kind: .room, gatewayId: "g", socketId: "s", userId: "olga", role: "OPS")
+        #expect(!stream.isWithdrawn(by: record()))
+        #expect(!room.isWithdrawn(by: record()))
+        #expect(stream.isWithdrawn(by: record(status: .revoked)))
+        #expect(room.isWithdrawn(by: record(status: .revoked)))
+        #expect(stream.isWithdrawn(by: nil))
+        #expect(stream.isWithdrawn(by: record(owner: "bob")))
+        #expect(!room.isWithdrawn(by: record(owner: "bob")))
+        #expect(room.isWithdrawn(by: record(roles: [])))
+        #expect(stream.isWithdrawn(by: record(devices: ["d2"])))
+        #expect(!room.isWithdrawn(by: record(devices: [])))
+    }
+
+    @Test("each withdrawn grant goes to exactly one of two instances; disconnects and stops forget grants")
+    func exactlyOnce() async throws {
+        let server = try await RedisServerProcess.start()
+        let first = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t1"))
+        let second = try RedisClient(configuration: RedisConfiguration(url: server.url), logger: .init(label: "t2"))
+        let bookA = GrantBook(redis: first, ttl: .seconds(600)), bookB = GrantBook(redis: second, ttl: .seconds(600))
+        let grants = (0..<40).map { GrantBook.Grant(kind: .stream, gatewayId: "g", socketId: "s\($0)", userId: "alice",
+                                                    deviceId: "d1") }
+        for grant in grants { try await bookA.add(grant, recordId: "r1") }
+        #expect(try await bookB.grantedRecords() == ["r1"])
+        #expect(try await bookA.takeWithdrawn(recordId: "r1", record: record()).isEmpty)
+        async let takenA = bookA.takeWithdrawn(recordId: "r1", record: record(status: .revoked))
+        async let takenB = bookB.takeWithdrawn(recordId: "r1", record: record(status: .revoked))
+        let taken = try await takenA + takenB
+        #expect(taken.count == grants.count)
+        #expect(Set(taken) == Set(grants))
+
+        try await bookA.add(grants[0], recordId: "r1")
+        try await bookA.add(grants[1], recordId: "r1")
+        try await bookA.add(GrantBook.Grant(kind: .room, gatewayId: "g", socketId: "s1", userId: "alice"), recordId: "r1")
+        try await bookB.remove(.stream, gatewayId: "g", socketId: "s0", deviceId: "d1", recordId: "r1")
+        try await bookB.forgetSocket(gatewayId: "g", socketId: "s1")
+        #expect(try await bookA.takeWithdrawn(recordId: "r1", record: nil).isEmpty)
+        #expect(try await bookA.grantedRecords().isEmpty)
+        await first.close()
+        await second.close()
+        try? await server.stop()
     }
 }

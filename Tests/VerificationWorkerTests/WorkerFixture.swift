@@ -154,6 +154,29 @@ final class WorkerFixture: Sendable {
             .records(on: topic, count: count, timeout: timeout)
     }
 
+    /// Produces raw records (the test's own producer, closed after): e.g. a command again, as a redelivery would.
+    func produce(_ messages: [OutgoingMessage]) async throws {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(
+                kafka: KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil)),
+            logger: logger)
+        for message in messages { try await producer.send(message) }
+        await producer.close()
+    }
+
+    /// Produces `delivery` to `gateway.deliveries` under envelope id `id`, `copies` times, keyed by `key`.
+    func deliver(_ delivery: Delivery, id: UUID, key: String, copies: Int = 1) async throws {
+        let envelope = Envelope(id: id, source: Source(service: "verification-tests", instance: "t"), payload: delivery)
+        let value = Array(try MessageCoding.encode(envelope))
+        try await produce(Array(repeating: OutgoingMessage(
+            topic: Topics.gatewayDeliveries, key: Array(key.utf8), value: value), count: copies))
+    }
+
+    /// A Redis client on the fixture's server (close it when done).
+    func redisClient() throws -> RedisClient {
+        try RedisClient(configuration: RedisConfiguration(url: redisServer.url), logger: logger)
+    }
+
     /// The audit records on `biometric.verifications` (reads until `count` or the timeout).
     func audits(count: Int, timeout: Duration = .seconds(15)) async throws -> [(id: UUID, audit: BiometricVerification, raw: String)] {
         try await records(on: Topics.biometricVerifications, count: count, timeout: timeout).map { record in

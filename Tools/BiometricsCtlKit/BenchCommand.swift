@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmark the project's clients against reference tools.",
         subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, ReconnectBenchCommand.self,
-                      BrokerProcessCommand.self, RawServerCommand.self])
+                      NotifyBenchCommand.self, VerifyBenchCommand.self, BrokerProcessCommand.self,
+                      RawServerCommand.self])
 }
 
 /// `biometricsctl bench kafka`: our Kafka wrapper against kcat on the same embedded broker.
@@ -287,6 +288,87 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                                                 withIntermediateDirectories: true)
         try Data(result.renderMarkdown(plotFile: plotted).utf8).write(to: markdown, options: .atomic)
         print("\nresults: \(output), \(report)\(plotted.map { _ in ", \(plot)" } ?? "")")
+    }
+}
+
+/// `biometricsctl bench notify`: the notification service end to end (created + delivered per second) and its store.
+struct NotifyBenchCommand: AsyncParsableCommand {
+    /// Command description.
+    static let configuration = CommandConfiguration(
+        commandName: "notify",
+        abstract: "Notification service: created+delivered per second end to end, create latency, store call latency.",
+        discussion: """
+            Times SQLite store calls in this process, then runs the embedded broker and the built notification-service \
+            as child processes and produces backend notification:create envelopes, counting notification:new \
+            deliveries on gateway.deliveries. Prints a summary; writes JSON (--output) and a Markdown report (--report).
+            """)
+
+    @Option(help: "Creates per throughput run.")
+    var notifications = 5000
+
+    @Option(help: "Distinct target users (keys) per run.")
+    var users = 500
+
+    @Option(help: "Throughput runs (best and median are reported).")
+    var runs = 3
+
+    @Option(help: "Timed sequential creates for the end-to-end latency.")
+    var latencySamples = 300
+
+    @Option(help: "Untimed sequential creates first.")
+    var latencyWarmup = 20
+
+    @Option(help: "Timed store creates (each followed by a timed markDelivered).")
+    var storeWrites = 2000
+
+    @Option(help: "Timed unread-page reads.")
+    var storeReads = 2000
+
+    @Option(help: "The notification-service executable (default: next to this one).")
+    var service: String?
+
+    @Option(help: "Where to write the JSON results.")
+    var output = "bench-results/notify.json"
+
+    @Option(help: "Where to write the Markdown report.")
+    var report = "bench/results/notify.md"
+
+    /// Checks the sizes before anything starts.
+    func validate() throws {
+        guard notifications > 0, users > 0, runs > 0, latencySamples > 0, latencyWarmup >= 0, storeWrites > 0,
+              storeReads > 0
+        else { throw ValidationError("sizes must be positive") }
+        // Each create is ~1.5 KiB on gateway.deliveries (two deliveries) and ~0.6 KiB on notification.commands.
+        if Double(notifications * runs) * 1600 / 12 > 4.5 * 1024 * 1024 {
+            throw ValidationError("the embedded broker keeps ~5 MiB per partition: use fewer --notifications or --runs")
+        }
+    }
+
+    /// Runs the benchmark, prints the summary and writes the JSON and Markdown files.
+    func run() async throws {
+        var logger = Logger(label: "bench.notify")
+        logger.logLevel = .error
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let options = NotifyBenchmark.Options(
+            notifications: notifications, users: users, runs: runs, latencySamples: latencySamples,
+            latencyWarmup: latencyWarmup, storeWrites: storeWrites, storeReads: storeReads,
+            service: service ?? URL(fileURLWithPath: executable).deletingLastPathComponent()
+                .appendingPathComponent("notification-service").path)
+        let benchmark = NotifyBenchmark(options: options, logger: logger) { line in
+            FileHandle.standardError.write(Data("· \(line)\n".utf8))
+        }
+        let result = try await benchmark.run()
+        print(result.renderTable())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        for (path, data) in [(output, try encoder.encode(result)), (report, Data(result.renderMarkdown().utf8))] {
+            let url = URL(fileURLWithPath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: url, options: .atomic)
+        }
+        print("\nresults: \(output), \(report)")
     }
 }
 

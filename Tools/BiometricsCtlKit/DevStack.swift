@@ -28,6 +28,16 @@ struct DevService: Sendable, Hashable {
     /// The one Prometheus scrape target.
     static let metricsExporter = DevService(name: "metrics-exporter", defaultPort: 9464, portVariable: "METRICS_EXPORTER_PORT")
 
+    /// Variables only this service reads, pointing into the run directory (state that outlives one `make run`).
+    func environment(runDirectory: URL) -> [String: String] {
+        switch name {
+        case "notification-service":
+            ["NOTIFICATION_DB_PATH": runDirectory.appendingPathComponent("notifications.sqlite").path]
+        default:
+            [:]
+        }
+    }
+
     /// Every service of the stack, in start order. The one list of service executables and their ops ports.
     static let all: [DevService] = [
         gateway,
@@ -383,6 +393,7 @@ actor DevStack {
             "GATEWAY_HOST": ProcessInfo.processInfo.environment["GATEWAY_HOST"] ?? "127.0.0.1",
         ]
         if let portVariable = service.portVariable { environment[portVariable] = String(port) }
+        environment.merge(service.environment(runDirectory: settings.runDirectory)) { $1 }
         if let redisURL { environment["REDIS_URL"] = redisURL }
         if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"] { environment["LOG_LEVEL"] = level }
         let logFile = logDirectory.appendingPathComponent("\(service.name).log")

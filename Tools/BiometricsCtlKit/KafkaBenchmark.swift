@@ -687,6 +687,9 @@ final class BrokerProcess: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// The broker process's id (for CPU accounting).
+    var pid: pid_t { process.pid }
+
     /// Spawns the broker process and waits until it wrote its address (its topics exist by then).
     static func start(topics: [String], partitions: Int, directory: String, prefix: [String]) async throws
         -> BrokerProcess

@@ -83,6 +83,14 @@ struct ConnectOutcome: Sendable, Codable {
     var firstError: String?
 }
 
+/// What answered an ``SocketIOLoadClientHandler/emitWithAck(_:_:)``: the ack's arguments and its arrival time.
+struct AckAnswer: Sendable {
+    /// The ack's arguments.
+    var arguments: [SocketIOValue]
+    /// Monotonic time (ns, `NIODeadline.uptimeNanoseconds`) the ack was read.
+    var receivedAt: UInt64
+}
+
 /// One open client: its channel and its handler (touched only on the channel's loop).
 struct LoadClient: Sendable {
     let channel: any Channel
@@ -185,6 +193,9 @@ final class SocketIOLoadGenerator: Sendable {
             client.handler.value.emit(event, payload)
         }.get()
     }
+
+    /// The clients currently held, in the order they connected.
+    var heldClients: [LoadClient] { clients.withLock { $0 } }
 
     // MARK: Opening one client
 
@@ -317,7 +328,12 @@ final class SocketIOLoadClientHandler: ChannelInboundHandler, RemovableChannelHa
         let promise: EventLoopPromise<[Double]>
     }
 
+    /// Ack ids of ``emitWithAck(_:_:)`` start here, apart from the ack series' small ids.
+    private static let firstPendingAckID = 1_000_000
+
     private let eventLoop: any EventLoop
+    private var pendingAcks: [Int: EventLoopPromise<AckAnswer>] = [:]
+    private var nextPendingAckID = firstPendingAckID
     private let auth: SocketIOObject?
     private let counters: LoadCounters
     private let verifyEvery: Int
@@ -380,6 +396,9 @@ final class SocketIOLoadClientHandler: ChannelInboundHandler, RemovableChannelHa
             series.promise.fail(BenchError("connection closed during the ack series"))
             ackSeries = nil
         }
+        let pending = pendingAcks
+        pendingAcks = [:]
+        for promise in pending.values { promise.fail(BenchError("connection closed while an ack was pending")) }
         context.fireChannelInactive()
     }
 
@@ -395,6 +414,21 @@ final class SocketIOLoadClientHandler: ChannelInboundHandler, RemovableChannelHa
     func emit(_ event: String, _ argument: SocketIOValue) {
         send(.message(SocketIOPacket.event(namespace: SocketIOPacket.defaultNamespace, name: event,
                                            arguments: [argument], ackID: nil).encode().text))
+    }
+
+    /// Emits `event` with one argument asking for an ack; the future gets the ack's arguments and when it arrived.
+    /// Any number may be outstanding; they fail only if the connection closes.
+    func emitWithAck(_ event: String, _ argument: SocketIOValue) -> EventLoopFuture<AckAnswer> {
+        guard context != nil, phase == .connected else {
+            return eventLoop.makeFailedFuture(BenchError("client not connected"))
+        }
+        let ackID = nextPendingAckID
+        nextPendingAckID = nextPendingAckID >= Int(Int32.max) ? Self.firstPendingAckID : nextPendingAckID + 1
+        let promise = eventLoop.makePromise(of: AckAnswer.self)
+        pendingAcks[ackID] = promise
+        send(.message(SocketIOPacket.event(namespace: SocketIOPacket.defaultNamespace, name: event,
+                                           arguments: [argument], ackID: ackID).encode().text))
+        return promise.futureResult
     }
 
     /// Starts `warmup + samples` sequential emits of `event` asking for an ack; the future gets the timed ones (ms).
@@ -500,8 +534,12 @@ final class SocketIOLoadClientHandler: ChannelInboundHandler, RemovableChannelHa
                 connectedPromise?.fail(BenchError("CONNECT_ERROR: \(reason)"))
                 connectedPromise = nil
                 context.close(promise: nil)
-            case .ack(_, _, let ackID)?:
-                received(ackID: ackID)
+            case .ack(_, let arguments, let ackID)?:
+                if let promise = pendingAcks.removeValue(forKey: ackID) {
+                    promise.succeed(AckAnswer(arguments: arguments, receivedAt: NIODeadline.now().uptimeNanoseconds))
+                } else {
+                    received(ackID: ackID)
+                }
             case .disconnect?:
                 context.close(promise: nil)
             case .event?, nil:

@@ -5,19 +5,26 @@ import Messages
 import Metrics
 import ServiceLifecycle
 import SocketIO
+import Synchronization
 
 /// Reads `gateway.deliveries` and `biometric.frames` (every partition: every gateway sees everything) and hands each
-/// event or control to the sockets it targets on this gateway.
+/// event or control to the sockets it targets on this gateway. A delivery whose envelope id was read lately is a
+/// duplicate (a service re-sent it after a crash): it is neither relayed nor kept for recoveries
+/// (``RecentEnvelopeIDs``).
 final class DeliveryRelay: Service, Sendable {
     private let consumer: KafkaConsumer
     private let context: GatewayContext
     /// With recovery: where the consumer starts (a window back) and where the backlog ends.
     private let backlog: (starts: [Int64], ends: [Int64])?
+    private let recent: Mutex<RecentEnvelopeIDs>
+    private static let duplicates = Counter(label: "gateway_deliveries_duplicate_total")
 
     init(consumer: KafkaConsumer, context: GatewayContext, backlog: (starts: [Int64], ends: [Int64])?) {
         self.consumer = consumer
         self.context = context
         self.backlog = backlog
+        recent = Mutex(RecentEnvelopeIDs(capacity: context.configuration.deliveryDedupCapacity,
+                                         window: context.configuration.deliveryDedupWindow))
     }
 
     /// Marks the gateway ready once its partitions are assigned, then relays until graceful shutdown.
@@ -65,9 +72,15 @@ final class DeliveryRelay: Service, Sendable {
         context.logger.info("gateway ready: deliveries assigned")
     }
 
+    /// The delivery in `record`; nil when it is invalid or a duplicate of one read lately.
     private func decodeDelivery(_ record: KafkaMessage) -> Delivery? {
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
+            guard recent.withLock({ $0.insert(decoded.header.id, now: .now) }) else {
+                Self.duplicates.increment()
+                context.logger.debug("duplicate delivery dropped", metadata: ["envelope.id": "\(decoded.header.id)"])
+                return nil
+            }
             return decoded.payload as? Delivery
         } catch {
             Counter(label: "gateway_deliveries_invalid_total").increment()

@@ -13,7 +13,7 @@ public struct GatewayConfiguration: Sendable {
         "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
         "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS", "HEALTH_INTERVAL_SECONDS",
         "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
-        "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES",
+        "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES", "DELIVERY_DEDUP_WINDOW_SECONDS", "DELIVERY_DEDUP_CAPACITY",
     ]
 
     /// Shared service settings (Kafka, logging, instance id — the gateway id).
@@ -69,6 +69,11 @@ public struct GatewayConfiguration: Sendable {
     /// `RECOVERY_HISTORY_ENTRIES` (100000): deliveries of the last window kept in memory for recoveries (older ones
     /// are read back from Kafka).
     public var recoveryHistoryEntries: Int
+    /// `DELIVERY_DEDUP_WINDOW_SECONDS` (300): how long the envelope id of a relayed delivery is remembered, so that
+    /// a copy re-sent by a service after a crash is dropped.
+    public var deliveryDedupWindow: Duration
+    /// `DELIVERY_DEDUP_CAPACITY` (100000): most delivery ids remembered at once (0 turns duplicate dropping off).
+    public var deliveryDedupCapacity: Int
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`: serve WSS/HTTPS when both are set.
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
@@ -128,6 +133,9 @@ public struct GatewayConfiguration: Sendable {
         }
         if recoverySecret == nil, case .hs256(let secret) = tokens.keys { recoverySecret = "recovery:" + secret }
         self.recoveryMode = recoverySecret == nil ? .off : recoveryMode
+        deliveryDedupWindow = try environment.durationSeconds("DELIVERY_DEDUP_WINDOW_SECONDS", default: .seconds(300),
+                                                             range: .seconds(1)...(.seconds(86_400)))
+        deliveryDedupCapacity = try environment.int("DELIVERY_DEDUP_CAPACITY", default: 100_000, range: 0...10_000_000)
         tlsCertificateFile = environment.optionalString("TLS_CERT_FILE")
         tlsKeyFile = environment.optionalString("TLS_KEY_FILE")
         if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {

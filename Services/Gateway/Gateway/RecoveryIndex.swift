@@ -80,13 +80,20 @@ final class RecoveryIndex: Service, Sendable {
         await consumer.close()
     }
 
-    /// The socket's newest record; when there is none yet, waits up to 2 s for it (the old gateway may have
-    /// written it a moment ago and its producer may not have sent it yet).
+    /// The socket's newest record as of now: waits until the index has read what is on the topic at the call (a
+    /// newer record than the one at hand may be there), and, while there is none, up to 2 s for one still in flight
+    /// (the old gateway's producer may not have sent it yet).
     func lookup(_ socketId: String) async throws -> Record? {
+        var ends: [Int32: Int64] = [:]
+        for index in 0..<partitions {
+            ends[Int32(index)] = try await admin.watermarks(
+                TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))).high
+        }
         let deadline = ContinuousClock.now + .seconds(2)
         while true {
-            if let record = state.withLock({ $0.records[socketId] }) { return record }
-            guard ContinuousClock.now < deadline else { return nil }
+            let (record, reached) = state.withLock { ($0.records[socketId], Self.reached(ends, $0.position)) }
+            if record != nil, reached { return record }
+            guard ContinuousClock.now < deadline else { return record }
             try await Task.sleep(for: .milliseconds(10))
         }
     }

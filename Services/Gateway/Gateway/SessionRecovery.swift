@@ -100,9 +100,11 @@ final class SessionRecovery: Sendable {
             guard low <= start else { throw Failure(description: "deliveries of partition \(index) no longer retained") }
             ranges[partition] = start..<to.next[index]
         }
+        var seen: Set<UUID> = []  // a redelivered delivery (same envelope id) is replayed once, as live ones are
         try await read(ranges) { record in
             let decoded = try? MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayDeliveries)
-            replay.apply(decoded?.payload as? Delivery, partition: record.partition, offset: record.offset)
+            let fresh = decoded.map { seen.insert($0.header.id).inserted } ?? false
+            replay.apply(fresh ? decoded?.payload as? Delivery : nil, partition: record.partition, offset: record.offset)
         }
     }
 

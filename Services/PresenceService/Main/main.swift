@@ -5,4 +5,6 @@ let configuration = try ServiceRunner.exitOnConfigurationError(serviceName: Pres
     try PresenceServiceConfiguration()
 }
 let logger = ServiceRunner.bootstrap(configuration.common)
-try await PresenceServiceApplication(configuration: configuration, logger: logger).run()
+await ServiceRunner.exitOnFailure(serviceName: PresenceServiceConfiguration.serviceName) {
+    try await PresenceServiceApplication(configuration: configuration, logger: logger).run()
+}

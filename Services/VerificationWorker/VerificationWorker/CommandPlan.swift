@@ -9,7 +9,8 @@ public struct CommandPlan: Codable, Sendable {
     public enum Stage: String, Codable, Sendable, Comparable {
         /// Decided; nothing sent yet.
         case planned
-        /// The audit record is on `biometric.verifications`.
+        /// The audit record is on `biometric.verifications` (written by earlier versions; the plan now goes from
+        /// planned to delivered, re-sent copies being harmless under their derived ids).
         case audited
         /// Every delivery is on `gateway.deliveries`.
         case delivered
@@ -26,12 +27,22 @@ public struct CommandPlan: Codable, Sendable {
         public static func < (lhs: Stage, rhs: Stage) -> Bool { lhs.order < rhs.order }
     }
 
-    /// One delivery and its Kafka key.
+    /// One delivery, its envelope id and its Kafka key.
     public struct Outgoing: Codable, Sendable {
         /// The delivery.
         public var delivery: Delivery
         /// Its key (all deliveries of one command share it, so they stay in order).
         public var key: String
+        /// Its envelope id, derived from the command's envelope id and the delivery's purpose: a re-sent copy carries
+        /// the same id, and gateways drop it (nil only in plans stored before ids were derived).
+        public var id: UUID?
+
+        /// Creates an outgoing delivery.
+        public init(delivery: Delivery, key: String, id: UUID?) {
+            self.delivery = delivery
+            self.key = key
+            self.id = id
+        }
     }
 
     /// How far it got.

@@ -7,32 +7,43 @@ import ServiceLifecycle
 import Synchronization
 
 /// The worker's view of `biometric.records` (log-compacted by record id): read from the beginning at start and
-/// followed live. It is caught up — and the worker ready — once every partition has been read up to the high
-/// watermark measured at start. A record's latest version wins; a revocation takes effect with the next lookup.
+/// followed live. Its partitions come from the cluster's metadata (not from the project's default count, so a topic
+/// provisioned with more partitions is still read whole). It is caught up — and the worker ready — once every
+/// partition has been read up to the high watermark measured at start. A record's latest version wins; a revocation
+/// takes effect with the next lookup.
 public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
+    /// A record that changed after the registry caught up (nil record: deleted by a tombstone).
+    public struct Change: Sendable {
+        /// The record's id.
+        public var recordId: String
+        /// Its new version, or nil when it was deleted.
+        public var record: BiometricRecord?
+    }
+
     private struct State {
         var records: [String: BiometricRecord] = [:]
+        /// Where each record's current version is on the topic (`partition:offset`): names that version.
+        var versions: [String: String] = [:]
         /// Per partition, the offset to reach (high watermark at start) before the registry counts as caught up.
         var targets: [Int32: Int64]?
         var caughtUp = false
     }
 
-    private let consumer: KafkaConsumer
+    private let kafka: KafkaConfiguration
     private let admin: KafkaAdmin
-    private let partitions: [TopicPartition]
     private let catchUpTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private let caughtUpSignal = AsyncSignal()
+    private let changeContinuation: AsyncStream<Change>.Continuation
+    /// Every change applied after the registry caught up, in topic order per partition (unbounded: records change
+    /// rarely; the grant withdrawer reads it).
+    public let changes: AsyncStream<Change>
 
-    /// Creates a registry over its own consumer (explicit assignment of every partition from the beginning).
+    /// Creates a registry; ``run()`` reads every partition from the beginning with a consumer of its own.
     public init(kafka: KafkaConfiguration, admin: KafkaAdmin, catchUpTimeout: Duration, logger: Logger) throws {
-        let count = Topics.spec(named: Topics.biometricRecords)?.partitions ?? 1
-        partitions = (0..<count).map { TopicPartition(topic: Topics.biometricRecords, partition: Int32($0)) }
-        var assignment: [TopicPartition: KafkaOffset] = [:]
-        for partition in partitions { assignment[partition] = .beginning }
-        consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
+        self.kafka = kafka
+        (changes, changeContinuation) = AsyncStream.makeStream(of: Change.self)
         self.admin = admin
         self.catchUpTimeout = catchUpTimeout
         self.logger = logger
@@ -54,6 +65,16 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         state.withLock { $0.records[recordId] }
     }
 
+    /// Names the current version of a record (`partition:offset` on the topic), nil when it is unknown.
+    public func version(of recordId: String) -> String? {
+        state.withLock { $0.versions[recordId] }
+    }
+
+    /// Every record listing `deviceId`, whatever its status.
+    public func records(forDevice deviceId: String) -> [BiometricRecord] {
+        state.withLock { state in state.records.values.filter { $0.deviceIds.contains(deviceId) } }
+    }
+
     /// The active records listing `deviceId`.
     public func activeRecords(forDevice deviceId: String) -> [BiometricRecord] {
         state.withLock { state in
@@ -61,8 +82,18 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Measures the high watermarks, reads up to them (then ready), and follows the topic until graceful shutdown.
+    /// Finds the partitions, measures their high watermarks, reads up to them (then ready), and follows the topic
+    /// until graceful shutdown.
     public func run() async throws {
+        let topic = try await admin.listTopics(timeout: .seconds(10)).first { $0.name == Topics.biometricRecords }
+        guard let topic, !topic.partitions.isEmpty else {
+            throw VerificationWorkerError(.registryUnavailable, "topic \(Topics.biometricRecords) does not exist")
+        }
+        let partitions = topic.partitions.map { TopicPartition(topic: Topics.biometricRecords, partition: $0) }
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                kafka: kafka, mode: .assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, .beginning) }))),
+            logger: logger)
         try await withGracefulShutdownHandler {
             var targets: [Int32: Int64] = [:]
             for partition in partitions {
@@ -86,19 +117,30 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
             Task { await consumer.close() }
         }
         await consumer.close()
+        changeContinuation.finish()
     }
 
     /// Applies one record of the topic (tests feed records directly).
     func apply(_ message: KafkaMessage) {
         defer { advance(message.partition, offset: message.offset) }
         if message.value.isEmpty {  // a tombstone: the record is deleted
-            if let recordId = message.keyString { _ = state.withLock { $0.records.removeValue(forKey: recordId) } }
+            if let recordId = message.keyString {
+                state.withLock { state in
+                    state.records.removeValue(forKey: recordId)
+                    state.versions[recordId] = "\(message.partition):\(message.offset)"
+                }
+                publish(Change(recordId: recordId, record: nil))
+            }
             return
         }
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(message.value), topic: Topics.biometricRecords)
             guard let record = decoded.payload as? BiometricRecord else { return }
-            state.withLock { $0.records[record.recordId] = record }
+            state.withLock { state in
+                state.records[record.recordId] = record
+                state.versions[record.recordId] = "\(message.partition):\(message.offset)"
+            }
+            publish(Change(recordId: record.recordId, record: record))
             Counter(label: "verification_records_applied_total", dimensions: [("status", record.status.rawValue)])
                 .increment()
             logger.debug("biometric record applied", metadata: [
@@ -109,6 +151,11 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
                 "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)",
                 "error.message": "\(error)"])
         }
+    }
+
+    /// Hands a change to the withdrawer once caught up (before, the withdrawer checks every granted record once).
+    private func publish(_ change: Change) {
+        if isCaughtUp { changeContinuation.yield(change) }
     }
 
     private func advance(_ partition: Int32, offset: Int64) {

@@ -5,8 +5,9 @@ import Redis
 import Runtime
 import ServiceLifecycle
 
-/// The verification worker's object graph: ops endpoint, Kafka producer, record registry, the command processor
-/// on `verification.commands` (shared group) and stats.
+/// The verification worker's object graph: ops endpoint, Kafka producer, record registry, grant withdrawer, the
+/// disconnect follower on `gateway.connections` and the command processor on `verification.commands` (shared
+/// groups), and stats.
 public struct VerificationWorkerApplication: Sendable {
     /// The ops endpoint (`/health`, `/ready`: Kafka + Redis + registry caught up, `/metrics`).
     public let opsServer: OpsServer
@@ -34,10 +35,12 @@ public struct VerificationWorkerApplication: Sendable {
         let registry = try RecordRegistry(
             kafka: kafka, admin: admin, catchUpTimeout: configuration.registryCatchUpTimeout, logger: logger)
         self.registry = registry
+        let grants = GrantBook(redis: redis, ttl: configuration.grantTTL)
         let handler = VerificationHandler(
             registry: registry,
             challenges: ChallengeStore(redis: redis, ttl: configuration.challengeTTL, memory: configuration.challengeMemory),
-            redis: redis, producer: producer, idempotencyTTL: configuration.idempotencyTTL, logger: logger)
+            grants: grants, redis: redis, producer: producer, idempotencyTTL: configuration.idempotencyTTL,
+            logger: logger)
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 kafka: kafka, mode: .group(id: configuration.groupId), topics: [Topics.verificationCommands]),
@@ -48,6 +51,20 @@ public struct VerificationWorkerApplication: Sendable {
         ) { message, _ in
             try await handler.handle(message)
         }
+        // Disconnected sockets' grants are forgotten (a group of its own: every disconnect, once per group).
+        let connections = TopicProcessor(
+            topic: Topics.gatewayConnections,
+            consumer: try KafkaConsumer(
+                configuration: KafkaConsumerConfiguration(
+                    // From the beginning on the group's first start (1 day of retention): no disconnect is missed.
+                    kafka: kafka, mode: .group(id: configuration.connectionsGroupId), topics: [Topics.gatewayConnections]),
+                logger: logger),
+            deadLetters: DeadLetterSink(producer: producer), logger: logger
+        ) { message, _ in
+            if let disconnected = message.payload as? ConnectionDisconnected {
+                try await grants.forgetSocket(gatewayId: disconnected.gatewayId, socketId: disconnected.socketId)
+            }
+        }
         opsServer = OpsServer(
             configuration: OpsServer.Configuration(common),
             readinessChecks: [
@@ -55,7 +72,9 @@ public struct VerificationWorkerApplication: Sendable {
                 ReadinessCheck(name: "registry") { registry.isCaughtUp },
             ],
             logger: logger)
-        services = [opsServer, producer.producer, registry, processor,
+        services = [opsServer, producer.producer, registry,
+                    GrantWithdrawer(registry: registry, book: grants, producer: producer, logger: logger),
+                    connections, processor,
                     StatsPublisher(configuration: common, producer: producer, logger: logger)]
     }
 

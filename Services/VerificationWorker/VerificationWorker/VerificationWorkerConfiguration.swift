@@ -13,7 +13,8 @@ public struct VerificationWorkerConfiguration: Sendable {
     /// file and the README against it.
     public static let environmentVariables = CommonConfiguration.environmentVariables + [
         "REDIS_URL", "CHALLENGE_TTL_SECONDS", "CHALLENGE_MEMORY_SECONDS", "IDEMPOTENCY_TTL_SECONDS",
-        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS",
+        "VERIFICATION_GROUP_ID", "REGISTRY_CATCH_UP_TIMEOUT_SECONDS", "VERIFICATION_CONNECTIONS_GROUP_ID",
+        "GRANT_TTL_SECONDS",
     ]
 
     /// Shared service settings (Kafka, logging, instance id, `HTTP_PORT` default 9101).
@@ -29,6 +30,12 @@ public struct VerificationWorkerConfiguration: Sendable {
     public var idempotencyTTL: Duration
     /// `VERIFICATION_GROUP_ID` (`verification-worker`): the shared consumer group on `verification.commands`.
     public var groupId: String
+    /// `VERIFICATION_CONNECTIONS_GROUP_ID` (`verification-worker-connections`): the shared consumer group on
+    /// `gateway.connections` (disconnects forget the socket's grants).
+    public var connectionsGroupId: String
+    /// `GRANT_TTL_SECONDS` (86400): how long after its last grant a record's grant set is kept (a gateway that died
+    /// without publishing disconnects leaves nothing behind for longer).
+    public var grantTTL: Duration
     /// `REGISTRY_CATCH_UP_TIMEOUT_SECONDS` (120): how long the start-up read of `biometric.records` may take
     /// before the worker gives up.
     public var registryCatchUpTimeout: Duration
@@ -45,6 +52,10 @@ public struct VerificationWorkerConfiguration: Sendable {
         idempotencyTTL = try environment.durationSeconds(
             "IDEMPOTENCY_TTL_SECONDS", default: .seconds(86_400), range: .seconds(60)...(.seconds(30 * 86_400)))
         groupId = environment.string("VERIFICATION_GROUP_ID", default: Self.serviceName)
+        connectionsGroupId = environment.string(
+            "VERIFICATION_CONNECTIONS_GROUP_ID", default: "\(Self.serviceName)-connections")
+        grantTTL = try environment.durationSeconds(
+            "GRANT_TTL_SECONDS", default: .seconds(86_400), range: .seconds(60)...(.seconds(30 * 86_400)))
         registryCatchUpTimeout = try environment.durationSeconds(
             "REGISTRY_CATCH_UP_TIMEOUT_SECONDS", default: .seconds(120), range: .seconds(1)...(.seconds(3600)))
     }

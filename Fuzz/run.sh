@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds each fuzz target with libFuzzer and AddressSanitizer (swiftc, together with the module it exercises) and
+# runs it for FUZZ_RUNS executions from its seed corpus. A crash, leak or hang stops the run with the input saved
+# as .build/fuzz/<target>-crash-…; turn it into a regression test (the input as a golden vector) before fixing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${FUZZ_RUNS:-1000000}"
+mkdir -p .build/fuzz
+build() {  # target entry-file module-sources…
+    local target=$1 entry=$2; shift 2
+    echo "building $target"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "${target//-/_}" "$@" "$entry" \
+        -o ".build/fuzz/$target-fuzz" 2>&1 | grep -v "ld.gold: warning: Cannot export local symbol" || true
+    test -x ".build/fuzz/$target-fuzz"
+}
+build socket-io Fuzz/SocketIOFuzz.swift Shared/SocketIO/*.swift
+build messages Fuzz/MessagesFuzz.swift Shared/Messages/*.swift
+for target in socket-io messages; do
+    corpus=".build/fuzz/corpus-$target"
+    mkdir -p "$corpus"
+    cp -n Fuzz/corpus/"$target"/* "$corpus"/
+    echo "fuzzing $target: $runs runs"
+    ".build/fuzz/$target-fuzz" "$corpus" -runs="$runs" -max_len=4096 -timeout=5 -rss_limit_mb=2048 \
+        -artifact_prefix=".build/fuzz/$target-" -print_final_stats=1 2>&1 \
+        | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix)" \
+        || true
+    if ls ".build/fuzz/$target-"crash-* ".build/fuzz/$target-"leak-* ".build/fuzz/$target-"timeout-* >/dev/null 2>&1; then
+        echo "FINDING in $target: see .build/fuzz/$target-*"; exit 1
+    fi
+done
+echo "fuzz: no crash, leak or hang"
