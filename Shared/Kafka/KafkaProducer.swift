@@ -246,8 +246,9 @@ private final class DeliveryWaiter: Sendable {
     }
 }
 
-/// Counts messages awaiting delivery reports and suspends producers beyond the limit (FIFO).
-final class InFlightLimiter: Sendable {
+/// Counts work in flight and suspends callers beyond the limit (FIFO): messages awaiting delivery reports here,
+/// records being handled in `TopicProcessor`.
+public final class InFlightLimiter: Sendable {
     private struct State {
         var inFlight = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -256,11 +257,13 @@ final class InFlightLimiter: Sendable {
     private let limit: Int
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    /// A limiter admitting `limit` (at least 1) at a time.
+    public init(limit: Int) {
         self.limit = max(1, limit)
     }
 
-    func acquire() async {
+    /// Takes a slot, waiting for one if all are taken.
+    public func acquire() async {
         let acquired = state.withLock { state -> Bool in
             guard state.inFlight < limit else { return false }
             state.inFlight += 1
@@ -281,7 +284,7 @@ final class InFlightLimiter: Sendable {
     }
 
     /// Frees a slot, handing it straight to the oldest waiter if there is one.
-    func release() {
+    public func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.head < state.waiters.count {
                 let waiter = state.waiters[state.head]

@@ -8,6 +8,10 @@ import ServiceLifecycle
 /// Consumes one command topic in a shared group: each record is decoded and validated as an envelope of that
 /// topic, handed to `handle`, and only then committed (at-least-once).
 ///
+/// Partitions are handled in parallel, each in order (one lane per partition): commands with the same key (a user)
+/// keep their order, while a slow command of one user no longer holds up everyone else's. At most `maxInFlight`
+/// records are dispatched and not yet handled, so a slow handler stops the reading instead of filling memory.
+///
 /// A record that does not decode, or whose handler throws, goes to `deadletter` with the reason and is committed
 /// too, so one bad record never blocks its partition. If even the dead-letter write fails, the record is not
 /// committed and the processor stops: the next instance to own the partition sees it again (nothing is lost).
@@ -20,11 +24,13 @@ public struct TopicProcessor: Service {
     private let deadLetters: DeadLetterSink
     private let handle: Handler
     private let logger: Logger
+    private let maxInFlight: Int
 
     /// Creates a processor for `topic` over an already configured consumer.
     public init(topic: String, consumer: KafkaConsumer, deadLetters: DeadLetterSink, logger: Logger,
-                handle: @escaping Handler) {
+                maxInFlight: Int = 256, handle: @escaping Handler) {
         self.topic = topic
+        self.maxInFlight = maxInFlight
         self.consumer = consumer
         self.deadLetters = deadLetters
         self.handle = handle
@@ -35,24 +41,54 @@ public struct TopicProcessor: Service {
     public func run() async throws {
         let duration = Timer(label: "messaging_process_duration_seconds", dimensions: [("topic", topic)],
                              preferredDisplayUnit: .seconds)
+        let limiter = InFlightLimiter(limit: maxInFlight)
         try await withGracefulShutdownHandler {
-            for await record in consumer.messages {
-                let start = ContinuousClock.now
-                let outcome = await process(record)
-                let elapsed = ContinuousClock.now - start
-                duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-                Counter(label: "messaging_process_messages_total", dimensions: [("topic", topic), ("outcome", outcome.rawValue)])
-                    .increment()
-                if outcome == .abandoned {
-                    throw TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
+            try await withThrowingTaskGroup(of: Void.self) { lanes in
+                var queues: [Int32: AsyncStream<KafkaMessage>.Continuation] = [:]
+                for await record in consumer.messages {
+                    await limiter.acquire()
+                    if queues[record.partition] == nil {
+                        let (queue, continuation) = AsyncStream.makeStream(of: KafkaMessage.self)
+                        queues[record.partition] = continuation
+                        lanes.addTask { try await lane(queue, limiter: limiter, duration: duration) }
+                    }
+                    queues[record.partition]?.yield(record)
                 }
-                if outcome == .cancelled { break }
-                consumer.commit(record)
+                for queue in queues.values { queue.finish() }
+                try await lanes.waitForAll()
             }
         } onGracefulShutdown: {
             Task { await consumer.close() }
         }
         await consumer.close()
+    }
+
+    /// Handles one partition's records in order, committing each after it is handled. A record that can be neither
+    /// handled nor dead-lettered stops the processor (closing the consumer ends the reading).
+    private func lane(_ queue: AsyncStream<KafkaMessage>, limiter: InFlightLimiter, duration: Timer) async throws {
+        var stopped = false
+        var failure: TopicProcessorError?
+        for await record in queue {
+            defer { limiter.release() }
+            guard !stopped else { continue }  // drain what was dispatched, uncommitted, freeing its slots
+            let start = ContinuousClock.now
+            let outcome = await process(record)
+            let elapsed = ContinuousClock.now - start
+            duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            Counter(label: "messaging_process_messages_total", dimensions: [("topic", topic), ("outcome", outcome.rawValue)])
+                .increment()
+            switch outcome {
+            case .handled, .deadlettered:
+                consumer.commit(record)
+            case .cancelled:
+                stopped = true
+            case .abandoned:
+                stopped = true
+                failure = TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
+                Task { await consumer.close() }
+            }
+        }
+        if let failure { throw failure }
     }
 
     enum Outcome: String { case handled, deadlettered, abandoned, cancelled }

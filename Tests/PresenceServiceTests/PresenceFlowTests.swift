@@ -28,6 +28,7 @@ struct PresenceFlowTests {
                 ["client": "alice1", "emit": "presence:update", "data": ["status": "away"], "ack": true],
                 ["client": "bob", "wait_for": "presence:updated", "match": ["userId": "alice-p1", "status": "away"]],
                 ["client": "alice2", "wait_for": "presence:updated", "match": ["status": "away"]],
+                ["client": "alice1", "wait_ack": "presence:update"],  // travels apart from the room's update
                 ["client": "alice1", "disconnect": true],
                 ["touch": oneTabGone], ["wait_file": checked],
                 ["client": "alice2", "emit": "presence:update", "data": ["status": "online"]],
