@@ -43,7 +43,10 @@ struct GatewayBackPressureTests {
         let connected = try await client.connect(token: token)
         let socketId = try #require(connected.split(separator: "\"").dropFirst(3).first.map(String.init))
         try await fixture.deliver(.control(DeliveryControl(action: .join, room: "stream:dev-1"), to: .socket(socketId)))
-        try await Task.sleep(for: .milliseconds(500))
+        // Frames come on another topic, in no order with the join: wait until the join is applied, which an event to
+        // the room (after the join on the same partition) proves by arriving. From then on the client reads nothing.
+        try await fixture.deliver(.event("probe", data: ["n": 1], to: .room("stream:dev-1")))
+        try await offThePool { while try !client.readText().contains(#""probe""#) {} }
         let headers = FrameHeaders(deviceId: "dev-1", userId: "camera", gatewayId: "elsewhere").headers
             .map { KafkaHeader(name: $0.name, string: $0.value) }
         let frame = [UInt8](repeating: 7, count: 16_000)
@@ -52,16 +55,12 @@ struct GatewayBackPressureTests {
                 OutgoingMessage(topic: Topics.biometricFrames, key: "dev-1", value: frame, headers: headers))
         }
         try await fixture.producer.producer.flush(timeout: .seconds(10))
-        var dropped = false
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !dropped, ContinuousClock.now < deadline {
-            let metrics = try await fixture.httpGet("/metrics").body
-            dropped = metrics.split(separator: "\n").contains {
+        // Frames beyond half the outbound queue are dropped and counted.
+        try await waitUntil("a dropped frame counted", timeout: .seconds(30), interval: .milliseconds(200)) {
+            try await fixture.httpGet("/metrics").body.split(separator: "\n").contains {
                 $0.hasPrefix("gateway_stream_frames_dropped_total ") && !$0.hasSuffix(" 0")
             }
-            try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(dropped, "frames beyond half the outbound queue are dropped and counted")
         let disconnects = try await fixture.records(on: Topics.gatewayConnections, count: 1, timeout: .seconds(2)) {
             let envelope = try? MessageCoding.decode(RawEnvelope.self, from: Data($0.value))
             return envelope?.type == "connection:disconnected"

@@ -140,7 +140,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     var roomClients = 1000
 
     @Option(help: "Events per fan-out round by the gateway and the raw server.")
-    var roomMessages = 1000
+    var roomMessages = 3000
 
     @Option(help: "Events per fan-out round by python-socketio.")
     var peerRoomMessages = 100
@@ -274,6 +274,8 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         try encoder.encode(result).write(to: json, options: .atomic)
         var plotted: String?
         if !plot.isEmpty {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: plot).deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
             let run = try? await KafkaBenchmark.runClient([python, plotScript, output, plot], scratch: scratch)
             if let run, run.status.isSuccess {
                 plotted = URL(fileURLWithPath: plot).lastPathComponent

@@ -274,6 +274,12 @@ enum ProcessProbe {
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
+
+    /// The machine's 1-minute load average (first field of `/proc/loadavg`).
+    static func loadAverage() -> Double? {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
+            .flatMap { $0.split(separator: " ").first }.flatMap { Double($0) }
+    }
 }
 
 /// Busy shares of single CPUs from `/proc/stat`: whether a pinned process had its core to itself.

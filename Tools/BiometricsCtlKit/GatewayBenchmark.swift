@@ -87,7 +87,9 @@ struct GatewayBenchmark: Sendable {
     /// Every phase against one server; stops it (and its helpers) whatever happens.
     func measure(_ kind: GatewayBenchServerKind, generator: SocketIOLoadGenerator) async -> GatewayServerResult {
         var result = GatewayServerResult(kind: kind)
-        progress("[\(kind.rawValue)] starting")
+        result.loadAverage = ProcessProbe.loadAverage().map { [$0] } ?? []
+        let load = result.loadAverage.first.map { BenchReport.format($0, 2) } ?? "unknown"
+        progress("[\(kind.rawValue)] starting (machine load average \(load))")
         let server: BenchServer
         do {
             server = try await BenchServer.start(kind, programs: programs, logger: logger)
@@ -110,6 +112,7 @@ struct GatewayBenchmark: Sendable {
         }
         await generator.closeAll()
         result.exit = await server.stop()
+        if let load = ProcessProbe.loadAverage() { result.loadAverage.append(load) }
         progress("[\(kind.rawValue)] stopped")
         return result
     }
@@ -140,15 +143,15 @@ struct GatewayBenchmark: Sendable {
         try await Task.sleep(for: .seconds(options.settleSeconds))
         let baseRSS = ProcessProbe.residentBytes(pid: pid) ?? 0
         let cpuBefore = ProcessProbe.cpuSeconds(pid: pid) ?? 0
-        progress("[\(name)] idle: \(base.connected) baseline connections, server RSS \(mib(baseRSS)) "
-            + "(\(mib(startRSS)) at start)")
+        progress("[\(name)] idle: \(base.connected) baseline connections, server RSS \(BenchReport.mib(baseRSS)) "
+            + "(\(BenchReport.mib(startRSS)) at start)")
         let rest = await generator.connect(
             count: options.idleConnections - options.baselineConnections, firstIndex: options.baselineConnections,
             to: target,
             concurrency: options.connectConcurrency, timeout: .seconds(20)
         ) { connected, failed in
             progress("[\(name)] idle: \(base.connected + connected) connected, \(failed) failed, server RSS "
-                + mib(ProcessProbe.residentBytes(pid: pid) ?? 0))
+                + BenchReport.mib(ProcessProbe.residentBytes(pid: pid) ?? 0))
         }
         let cpuAfter = ProcessProbe.cpuSeconds(pid: pid) ?? 0
         try await Task.sleep(for: .seconds(options.settleSeconds))
@@ -160,7 +163,7 @@ struct GatewayBenchmark: Sendable {
             connectSeconds: rest.seconds, connectCPUSeconds: cpuAfter - cpuBefore, startRSSBytes: startRSS,
             baselineConnections: base.connected, baselineRSSBytes: baseRSS, rssBytes: rss,
             firstError: rest.firstError)
-        progress("[\(name)] idle: \(held) held (\(rest.failed) failed, \(lost) lost), server RSS \(mib(rss)): "
+        progress("[\(name)] idle: \(held) held (\(rest.failed) failed, \(lost) lost), server RSS \(BenchReport.mib(rss)): "
             + String(format: "%.2f KiB", result.bytesPerConnection / 1024) + " per connection; "
             + String(format: "%.0f", result.connectionsPerSecond) + " connections/s")
         return result
@@ -311,9 +314,4 @@ struct GatewayBenchmark: Sendable {
             + String(format: "p50 %.3f ms, p99 %.3f ms", result.p50, result.p99))
         return result
     }
-}
-
-/// `12.3 MiB`.
-func mib(_ bytes: Int) -> String {
-    String(format: "%.1f MiB", Double(bytes) / 1_048_576)
 }

@@ -441,12 +441,12 @@ struct ThroughputSeries: Sendable, Codable {
         self.client = client
         self.samples = samples
         bestMessagesPerSecond = samples.map(\.messagesPerSecond).max() ?? 0
-        medianMessagesPerSecond = medianOf(samples.map(\.messagesPerSecond))
-        medianCpuMicrosecondsPerMessage = medianOf(samples.map(\.cpuMicrosecondsPerMessage))
+        medianMessagesPerSecond = BenchReport.median(samples.map(\.messagesPerSecond))
+        medianCpuMicrosecondsPerMessage = BenchReport.median(samples.map(\.cpuMicrosecondsPerMessage))
         let closes = samples.compactMap(\.closeSeconds)
-        medianCloseMilliseconds = closes.isEmpty ? nil : medianOf(closes) * 1000
+        medianCloseMilliseconds = closes.isEmpty ? nil : BenchReport.median(closes) * 1000
         let firsts = samples.compactMap(\.firstMessageSeconds)
-        medianFirstMessageMilliseconds = firsts.isEmpty ? nil : medianOf(firsts) * 1000
+        medianFirstMessageMilliseconds = firsts.isEmpty ? nil : BenchReport.median(firsts) * 1000
     }
 }
 
@@ -491,17 +491,9 @@ struct LatencySummary: Sendable, Codable {
             (column.0, runs.map { $0[keyPath: column.1] }.min() ?? 0)
         })
         median = Dictionary(uniqueKeysWithValues: columns.map { column in
-            (column.0, medianOf(runs.map { $0[keyPath: column.1] }))
+            (column.0, BenchReport.median(runs.map { $0[keyPath: column.1] }))
         })
     }
-}
-
-/// The middle value (mean of the two middle values for an even count); 0 for none.
-func medianOf(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return 0 }
-    let middle = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /// Wall time of producing one message and waiting for its report, client start and connect included: the part of
@@ -533,16 +525,6 @@ struct MachineFacts: Sendable, Codable {
         return MachineFacts(cpus: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, kernel: kernel,
                             librdkafka: rdkafka, kcat: kcat)
     }
-}
-
-/// One goal checked against the measurements.
-struct BenchVerdict: Sendable, Codable {
-    var goal: String
-    /// The value the verdict is based on (a ratio, or milliseconds).
-    var measured: Double
-    /// The same measurement from the median run.
-    var medianRun: Double
-    var pass: Bool
 }
 
 /// Everything one `bench kafka` invocation measured.
@@ -578,19 +560,20 @@ struct KafkaBenchmarkReport: Sendable, Codable {
             for ours in series where ours.client == "ours" {
                 let best = ours.bestMessagesPerSecond / kcat.bestMessagesPerSecond
                 verdicts.append(BenchVerdict(
-                    goal: "\(ours.label): ours/kcat ≥ \(percent(Self.throughputGoal))", measured: best,
+                    goal: "\(ours.label): ours/kcat ≥ \(BenchReport.percent(Self.throughputGoal))", measured: best,
                     medianRun: ours.medianMessagesPerSecond / kcat.medianMessagesPerSecond,
                     pass: best >= Self.throughputGoal))
             }
         }
         let p50 = latency.median["p50"] ?? .infinity
-        verdicts.append(BenchVerdict(goal: "delivery latency p50 ≤ \(format(Self.latencyGoalMs, 0)) ms",
+        verdicts.append(BenchVerdict(goal: "delivery latency p50 ≤ \(BenchReport.format(Self.latencyGoalMs, 0)) ms",
                                      measured: p50, medianRun: p50, pass: p50 <= Self.latencyGoalMs))
         self.verdicts = verdicts
     }
 
     /// The human-readable table.
     func renderTable() -> String {
+        typealias R = BenchReport
         var lines: [String] = []
         let o = options
         lines.append("Kafka benchmark: \(o.messages) messages × \(o.messageBytes) B, random keys, \(o.partitions) "
@@ -601,24 +584,27 @@ struct KafkaBenchmarkReport: Sendable, Codable {
             + "clients (this process, kcat) on CPU \(o.clientCPU.map(String.init) ?? "any")")
         for note in notes { lines.append("note: \(note)") }
         let width = 38
+        let widths = [12, 11, 12, 12, 10]
         func header(_ title: String) -> String {
-            pad(title, width) + lpad("best msg/s", 12) + lpad("median", 11) + lpad("CPU µs/msg", 12)
-                + lpad("1st msg ms", 12) + lpad("close ms", 10)
+            R.textRow(title, ["best msg/s", "median", "CPU µs/msg", "1st msg ms", "close ms"], labelWidth: width,
+                      cellWidths: widths)
         }
         func row(_ s: ThroughputSeries) -> String {
-            pad("  " + s.name, width) + lpad(format(s.bestMessagesPerSecond, 0), 12)
-                + lpad(format(s.medianMessagesPerSecond, 0), 11) + lpad(format(s.medianCpuMicrosecondsPerMessage, 2), 12)
-                + lpad(s.medianFirstMessageMilliseconds.map { format($0, 1) } ?? "-", 12)
-                + lpad(s.medianCloseMilliseconds.map { format($0, 1) } ?? "-", 10)
+            R.textRow("  " + s.name, [
+                R.format(s.bestMessagesPerSecond, 0), R.format(s.medianMessagesPerSecond, 0),
+                R.format(s.medianCpuMicrosecondsPerMessage, 2),
+                s.medianFirstMessageMilliseconds.map { R.format($0, 1) } ?? "-",
+                s.medianCloseMilliseconds.map { R.format($0, 1) } ?? "-",
+            ], labelWidth: width, cellWidths: widths)
         }
         func ratioRows(_ series: [ThroughputSeries]) -> [String] {
             guard let kcat = series.first(where: { $0.client == "kcat" }) else { return [] }
             return series.filter { $0.client == "ours" }.map { ours in
                 let best = ours.bestMessagesPerSecond / kcat.bestMessagesPerSecond
                 let median = ours.medianMessagesPerSecond / kcat.medianMessagesPerSecond
-                return pad("  ratio ours/kcat, \(ours.label)", width) + lpad(percent(best), 12)
-                    + lpad(percent(median), 11) + "   " + (best >= Self.throughputGoal ? "PASS" : "MISS")
-                    + " (goal ≥ \(percent(Self.throughputGoal)))"
+                return R.textRow("  ratio ours/kcat, \(ours.label)", [R.percent(best), R.percent(median)],
+                                 labelWidth: width, cellWidths: widths)
+                    + "   \(R.verdict(best >= Self.throughputGoal)) (goal ≥ \(R.percent(Self.throughputGoal)))"
             }
         }
         lines.append("")
@@ -626,22 +612,22 @@ struct KafkaBenchmarkReport: Sendable, Codable {
         lines += produce.map(row)
         lines += ratioRows(produce)
         lines.append("  fixed cost in each row (start, connect, 1 message, report), median ms: kcat "
-            + "\(format(medianOf(fixedCost.kcatMilliseconds), 1)), ours \(format(medianOf(fixedCost.oursMilliseconds), 1))")
+            + "\(R.format(R.median(fixedCost.kcatMilliseconds), 1)), ours \(R.format(R.median(fixedCost.oursMilliseconds), 1))")
         lines.append("")
         lines.append(header("CONSUME, from the beginning"))
         lines += consume.map(row)
         lines += ratioRows(consume)
         lines.append("")
         let columns = ["p50", "p90", "p99", "max", "mean"]
-        lines.append(pad("DELIVERY LATENCY, ms", width) + columns.map { lpad($0, 9) }.joined())
-        lines.append(pad("  awaited send, best run", width)
-            + columns.map { lpad(format(latency.best[$0] ?? 0, 3), 9) }.joined())
-        lines.append(pad("  awaited send, median run", width)
-            + columns.map { lpad(format(latency.median[$0] ?? 0, 3), 9) }.joined())
+        lines.append(R.textRow("DELIVERY LATENCY, ms", columns, labelWidth: width, cellWidth: 9))
+        lines.append(R.textRow("  awaited send, best run", columns.map { R.format(latency.best[$0] ?? 0, 3) },
+                               labelWidth: width, cellWidth: 9))
+        lines.append(R.textRow("  awaited send, median run", columns.map { R.format(latency.median[$0] ?? 0, 3) },
+                               labelWidth: width, cellWidth: 9))
         let p50 = latency.median["p50"] ?? .infinity
         lines.append("  linger.ms=0, \(o.latencySamples) samples after \(o.latencyWarmup) warm-up; CPU µs per send "
-            + "\(format(medianOf(latency.runs.map(\.cpuMicrosecondsPerMessage)), 1)); p50 \(format(p50, 3)) ms "
-            + "\(p50 <= Self.latencyGoalMs ? "PASS" : "MISS") (goal ≤ \(format(Self.latencyGoalMs, 0)) ms)")
+            + "\(R.format(R.median(latency.runs.map(\.cpuMicrosecondsPerMessage)), 1)); p50 \(R.format(p50, 3)) ms "
+            + "\(R.verdict(p50 <= Self.latencyGoalMs)) (goal ≤ \(R.format(Self.latencyGoalMs, 0)) ms)")
         lines.append("")
         lines.append("msg/s: messages ÷ wall time from creating the client (ours) or spawning kcat until the last "
             + "delivery report / N-th message; kcat's includes its process start and teardown, ours excludes close. "
@@ -649,30 +635,6 @@ struct KafkaBenchmarkReport: Sendable, Codable {
         return lines.joined(separator: "\n")
     }
 }
-
-func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-}
-
-func lpad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
-}
-
-func format(_ value: Double, _ decimals: Int) -> String {
-    if decimals == 0 {
-        // Thousands separators for message rates.
-        let digits = String(Int(value.rounded()))
-        var result = ""
-        for (index, character) in digits.reversed().enumerated() {
-            if index > 0 && index % 3 == 0 { result.append(",") }
-            result.append(character)
-        }
-        return String(result.reversed())
-    }
-    return String(format: "%.\(decimals)f", value)
-}
-
-func percent(_ value: Double) -> String { String(format: "%.0f %%", value * 100) }
 
 /// A benchmark failure with a plain message.
 struct BenchError: Error, CustomStringConvertible {

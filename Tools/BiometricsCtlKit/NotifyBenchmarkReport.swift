@@ -1,5 +1,7 @@
 import Foundation
 
+private typealias R = BenchReport
+
 /// Per-call latencies of the SQLite store.
 struct NotifyStoreResult: Sendable, Codable {
     var create: LatencyResult
@@ -26,23 +28,23 @@ struct NotifyBenchmarkReport: Sendable, Codable {
     var throughput: [NotifyThroughputRun]
 
     private var best: NotifyThroughputRun? { throughput.max { $0.perSecond < $1.perSecond } }
-    private var median: Double { medianOf(throughput.map(\.perSecond)) }
+    private var median: Double { R.median(throughput.map(\.perSecond)) }
 
     private func row(_ label: String, _ result: LatencyResult) -> String {
-        "| \(label) | \(format(Double(result.samples), 0)) | \(format(result.p50, 2)) | \(format(result.p90, 2)) | "
-            + "\(format(result.p99, 2)) | \(format(result.max, 2)) |"
+        "| \(label) | \(R.format(Double(result.samples), 0)) | \(R.format(result.p50, 2)) | \(R.format(result.p90, 2)) | "
+            + "\(R.format(result.p99, 2)) | \(R.format(result.max, 2)) |"
     }
 
     /// A plain-text summary for the terminal.
     func renderTable() -> String {
         var lines = ["notification service", ""]
-        lines.append("end to end: \(format(best?.perSecond ?? 0, 0)) notifications/s created+delivered (best of "
-            + "\(throughput.count); median \(format(median, 0))), service CPU "
-            + "\(format(best?.serviceCPUMicrosecondsPerNotification ?? 0, 0)) µs per notification")
-        lines.append("create → notification:new on Kafka: p50 \(format(latency.p50, 2)) ms, p99 \(format(latency.p99, 2)) ms")
-        lines.append("store create: p50 \(format(store.create.p50, 2)) ms, p99 \(format(store.create.p99, 2)) ms; "
-            + "mark delivered p50 \(format(store.markDelivered.p50, 2)) ms; unread page p50 "
-            + "\(format(store.unreadPage.p50, 2)) ms")
+        lines.append("end to end: \(R.format(best?.perSecond ?? 0, 0)) notifications/s created+delivered (best of "
+            + "\(throughput.count); median \(R.format(median, 0))), service CPU "
+            + "\(R.format(best?.serviceCPUMicrosecondsPerNotification ?? 0, 0)) µs per notification")
+        lines.append("create → notification:new on Kafka: p50 \(R.format(latency.p50, 2)) ms, p99 \(R.format(latency.p99, 2)) ms")
+        lines.append("store create: p50 \(R.format(store.create.p50, 2)) ms, p99 \(R.format(store.create.p99, 2)) ms; "
+            + "mark delivered p50 \(R.format(store.markDelivered.p50, 2)) ms; unread page p50 "
+            + "\(R.format(store.unreadPage.p50, 2)) ms")
         return lines.joined(separator: "\n")
     }
 
@@ -62,11 +64,11 @@ struct NotifyBenchmarkReport: Sendable, Codable {
         lines.append("| run | notifications | seconds | created+delivered / s | service CPU µs / notification |")
         lines.append("|--:|--:|--:|--:|--:|")
         for (index, run) in throughput.enumerated() {
-            lines.append("| \(index + 1) | \(format(Double(run.notifications), 0)) | \(format(run.seconds, 2)) | "
-                + "\(format(run.perSecond, 0)) | \(format(run.serviceCPUMicrosecondsPerNotification, 0)) |")
+            lines.append("| \(index + 1) | \(R.format(Double(run.notifications), 0)) | \(R.format(run.seconds, 2)) | "
+                + "\(R.format(run.perSecond, 0)) | \(R.format(run.serviceCPUMicrosecondsPerNotification, 0)) |")
         }
         lines.append("")
-        lines.append("Best \(format(best?.perSecond ?? 0, 0)) / s, median \(format(median, 0)) / s: \(o.notifications) "
+        lines.append("Best \(R.format(best?.perSecond ?? 0, 0)) / s, median \(R.format(median, 0)) / s: \(o.notifications) "
             + "backend creates enqueued at once for \(o.users) users (keys over 12 partitions), counted as "
             + "`notification:new` deliveries to `user:<id>` on `gateway.deliveries`.")
         lines.append("")

@@ -10,9 +10,11 @@ import SocketIO
 ///
 /// The least a Socket.IO server can do on the same SwiftNIO WebSocket stack: one event loop, every WebSocket
 /// accepted, just enough Engine.IO/Socket.IO for the load generator (open packet, CONNECT answer, acks), and on
-/// `bench:broadcast {count, bytes}` each `bench {i, pad}` event encoded once and its one buffer written to every
-/// member. No authentication, no heartbeat, no rooms, no Kafka, no per-socket bookkeeping: what the gateway does
-/// beyond this is what it costs.
+/// `bench:broadcast {count, bytes}` the `count` events arrive at once, as a burst from Kafka reaches the gateway:
+/// each `bench {i, pad}` event is a task of the loop, encoded once, its one buffer written to every member, and
+/// flushed as the gateway flushes (once the queued events are written, or at 4 KiB unflushed per socket). No
+/// authentication, no heartbeat, no rooms, no Kafka, no per-socket bookkeeping: what the gateway does beyond this is
+/// what it costs.
 struct RawServerCommand: AsyncParsableCommand {
     /// Command description; hidden from help.
     static let configuration = CommandConfiguration(
@@ -41,7 +43,7 @@ struct RawBroadcastServer: Sendable {
     func run(host: String, port: Int, readyFile: String?) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let members = try await loop.submit { NIOLoopBound(RawMembers(), eventLoop: loop) }.get()
+        let members = try await loop.submit { NIOLoopBound(RawMembers(eventLoop: loop), eventLoop: loop) }.get()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -67,19 +69,74 @@ struct RawBroadcastServer: Sendable {
     }
 }
 
-/// The connected sockets, in connection order; touched only on the server's single event loop.
+/// The connected sockets and their unflushed bytes; touched only on the server's single event loop.
+///
+/// Flushes as the gateway does (`FanOutFlusher`): an event is written to every member without a flush; the members
+/// written to are flushed by one task queued behind the events already on the loop (the rest of the burst), and a
+/// member with ``flushThreshold`` bytes unflushed is flushed at once.
 final class RawMembers {
-    private(set) var channels: [ObjectIdentifier: any Channel] = [:]
+    /// Unflushed bytes after which a socket is flushed at once (the gateway's `GatewaySession.flushThreshold`).
+    static let flushThreshold = 4 * 1024
+
+    /// One socket and what was written to it since its last flush.
+    private final class Member {
+        let channel: any Channel
+        var unflushed = 0
+
+        init(channel: any Channel) {
+            self.channel = channel
+        }
+    }
+
+    private let eventLoop: any EventLoop
+    private var members: [ObjectIdentifier: Member] = [:]
+    private var waiting: [Member] = []
+    private var flushing: [Member] = []
+    private var flushScheduled = false
     private var nextSid = 0
 
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
     func add(_ channel: any Channel) -> String {
-        channels[ObjectIdentifier(channel)] = channel
+        members[ObjectIdentifier(channel)] = Member(channel: channel)
         nextSid += 1
         return "raw\(nextSid)"
     }
 
     func remove(_ channel: any Channel) {
-        channels[ObjectIdentifier(channel)] = nil
+        members[ObjectIdentifier(channel)] = nil
+    }
+
+    /// Writes `frame` to every member, flushing those that reached the threshold; the rest are flushed by the flush
+    /// task (queued if none is).
+    func write(_ frame: WebSocketFrame) {
+        let size = frame.data.readableBytes
+        for member in members.values {
+            if member.unflushed == 0 { waiting.append(member) }
+            member.channel.write(frame, promise: nil)
+            member.unflushed += size
+            if member.unflushed >= Self.flushThreshold {
+                member.unflushed = 0
+                member.channel.flush()
+            }
+        }
+        guard !flushScheduled, !waiting.isEmpty else { return }
+        flushScheduled = true
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute { this.value.flushWaiting() }
+    }
+
+    /// Flushes every member written to since the last flush task.
+    private func flushWaiting() {
+        flushScheduled = false
+        swap(&waiting, &flushing)
+        for member in flushing where member.unflushed > 0 {
+            member.unflushed = 0
+            member.channel.flush()
+        }
+        flushing.removeAll(keepingCapacity: true)
     }
 }
 
@@ -136,7 +193,12 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
         case .event(_, "bench:broadcast", let arguments, _):
             let count = arguments.first?["count"]?.intValue ?? 0
             let pad = String(repeating: "x", count: arguments.first?["bytes"]?.intValue ?? 0)
-            Self.broadcast(index: 0, count: count, pad: pad, members: members, eventLoop: context.eventLoop)
+            let members = members
+            for index in 0..<count {
+                context.eventLoop.execute {
+                    Self.broadcast(index: index, pad: pad, members: members)
+                }
+            }
         case .event(_, _, _, let ackID?):
             send(.message(SocketIOPacket.ack(namespace: SocketIOPacket.defaultNamespace, arguments: Self.ackAnswer,
                                              ackID: ackID).encode().text), context: context)
@@ -147,21 +209,13 @@ private final class RawSocketIOHandler: ChannelInboundHandler {
         }
     }
 
-    /// Event `index`: encoded once, the same buffer written and flushed to every member; then the next event in a
-    /// later loop turn, so reads and pings interleave as they would between real events.
-    private static func broadcast(index: Int, count: Int, pad: String, members: NIOLoopBound<RawMembers>,
-                                  eventLoop: any EventLoop) {
-        guard index < count else { return }
+    /// Event `index`: encoded once, the same buffer written to every member; flushed after the events queued
+    /// meanwhile, as the gateway does.
+    private static func broadcast(index: Int, pad: String, members: NIOLoopBound<RawMembers>) {
         let packet = SocketIOPacket.event(namespace: SocketIOPacket.defaultNamespace, name: "bench",
                                           arguments: [["i": .number(Double(index)), "pad": .string(pad)]], ackID: nil)
         guard case .text(let text) = EngineIOPacket.message(packet.encode().text).webSocketFrame else { return }
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
-        for channel in members.value.channels.values {
-            channel.writeAndFlush(frame, promise: nil)
-        }
-        eventLoop.execute {
-            broadcast(index: index + 1, count: count, pad: pad, members: members, eventLoop: eventLoop)
-        }
+        members.value.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
     }
 
     private func send(_ packet: EngineIOPacket, context: ChannelHandlerContext) {

@@ -96,32 +96,30 @@ final class DeliveryRelay: Service, Sendable {
         if let gatewayId = delivery.gatewayId, gatewayId != context.gatewayId, !isRecoveredSocket(delivery.target) {
             return
         }
-        let targets = context.hub.resolve(delivery.target)
         switch delivery.content {
         case .event(let event):
             // Encoded once (WebSocket frames included), written to every recipient; recoverable sockets get the
             // delivery position as one more argument (Socket.IO's recovery offset).
-            let plain = targets.filter { !$0.recoverable }.map(\.session)
-            let recoverable = targets.filter(\.recoverable).map(\.session)
+            let recipients = context.hub.recipients(for: delivery.target)
             var arguments = [JSONBridge.socketIO(event.data)]
-            if !plain.isEmpty {
+            if !recipients.plain.isEmpty {
                 let packet = OutboundPacket(SocketIOPacket.event(
                     namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: plain, droppable: false)
+                GatewaySession.emit(packet, to: recipients.plain, droppable: false)
             }
-            if !recoverable.isEmpty {
+            if !recipients.recoverable.isEmpty {
                 arguments.append(.string(position.description))
                 let packet = OutboundPacket(SocketIOPacket.event(
                     namespace: SocketIOPacket.defaultNamespace, name: event.name, arguments: arguments, ackID: nil
                 ).encode())
-                GatewaySession.emit(packet, to: recoverable, droppable: false)
+                GatewaySession.emit(packet, to: recipients.recoverable, droppable: false)
             }
             if let ackId = event.ackId {
-                for target in targets { target.session.answerAck(ackId, data: event.data) }
+                for session in recipients.sessions { session.answerAck(ackId, data: event.data) }
             }
         case .control(let control):
-            apply(control, to: targets)
+            apply(control, to: context.hub.resolve(delivery.target))
         }
     }
 
@@ -175,8 +173,8 @@ final class DeliveryRelay: Service, Sendable {
             Counter(label: "gateway_frames_invalid_total").increment()
             return
         }
-        let sessions = context.hub.sessions(for: .room(Rooms.stream(headers.deviceId)))
-        guard !sessions.isEmpty else { return }
+        let recipients = context.hub.recipients(for: .room(Rooms.stream(headers.deviceId)))
+        guard !recipients.isEmpty else { return }
         let data: SocketIOValue = [
             "deviceId": .string(headers.deviceId), "frame": .binary(Data(record.value)),
             "timestamp": .string(Timestamp.string(from: headers.timestamp)), "userId": .string(headers.userId),
@@ -185,6 +183,6 @@ final class DeliveryRelay: Service, Sendable {
             namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.biometricStreamFrame.rawValue,
             arguments: [data], ackID: nil
         ).encode())
-        GatewaySession.emit(packet, to: sessions, droppable: true)
+        GatewaySession.emit(packet, to: recipients.all, droppable: true)
     }
 }

@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import Messages
 import Metrics
+import NIOCore
 import Runtime
 import Synchronization
 
@@ -21,6 +22,7 @@ final class GatewayContext: Sendable {
     let deliveryCut: DeliveryCut
     private let ready = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    private let flushers = Mutex<[ObjectIdentifier: FanOutFlusher]>([:])
 
     /// `partitions` counts the partitions of the topics recovery reads (as the cluster has them, which may differ
     /// from `Topics`' defaults).
@@ -51,6 +53,16 @@ final class GatewayContext: Sendable {
     var acceptsConnections: Bool { ready.load(ordering: .acquiring) && !draining.load(ordering: .acquiring) }
     /// Whether `/ready` answers 200.
     var isReady: Bool { acceptsConnections }
+
+    /// The fan-out flusher of `loop` (one per event loop, made on first use; it keeps its loop alive).
+    func flusher(for loop: any EventLoop) -> FanOutFlusher {
+        flushers.withLock { flushers in
+            if let flusher = flushers[ObjectIdentifier(loop)] { return flusher }
+            let flusher = FanOutFlusher(eventLoop: loop)
+            flushers[ObjectIdentifier(loop)] = flusher
+            return flusher
+        }
+    }
 
     func markReady() { ready.store(true, ordering: .releasing) }
     func markDraining() { draining.store(true, ordering: .releasing) }

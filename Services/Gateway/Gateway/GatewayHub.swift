@@ -11,6 +11,13 @@ final class GatewayHub: Sendable {
         var rooms = RoomTable()
         var socketsPerUser: [String: Int] = [:]
         var connectionWindows: [String: (start: ContinuousClock.Instant, count: Int)] = [:]
+        /// Rooms' recipients as fan-out last resolved them; a room's entry goes when its membership changes.
+        var recipientsOfRoom: [String: Recipients] = [:]
+
+        mutating func membershipChanged(_ rooms: some Sequence<String>) {
+            guard !recipientsOfRoom.isEmpty else { return }
+            for room in rooms { recipientsOfRoom[room] = nil }
+        }
     }
 
     /// A connected socket: its session, user, and whether it has a recovery id (gets delivery positions).
@@ -84,6 +91,7 @@ final class GatewayHub: Sendable {
             state.socketsPerUser[userId, default: 0] += 1
             state.sockets[socketID] = SocketEntry(session: session, userId: userId, recoverable: recoverable)
             for room in rooms { state.rooms.join(socketID, room) }
+            state.membershipChanged(rooms)
             return true
         }
     }
@@ -92,7 +100,7 @@ final class GatewayHub: Sendable {
     func removeSocket(_ socketID: String, userId: String) {
         state.withLock { state in
             guard state.sockets.removeValue(forKey: socketID) != nil else { return }
-            state.rooms.remove(socketID)
+            state.membershipChanged(state.rooms.remove(socketID))
             let remaining = state.socketsPerUser[userId, default: 1] - 1
             state.socketsPerUser[userId] = remaining > 0 ? remaining : nil
         }
@@ -100,18 +108,29 @@ final class GatewayHub: Sendable {
 
     func join(_ socketID: String, _ room: String) {
         state.withLock { state in
-            guard state.sockets[socketID] != nil else { return }
-            state.rooms.join(socketID, room)
+            guard state.sockets[socketID] != nil, state.rooms.join(socketID, room) else { return }
+            state.membershipChanged(CollectionOfOne(room))
         }
     }
 
     func leave(_ socketID: String, _ room: String) {
-        _ = state.withLock { $0.rooms.leave(socketID, room) }
+        state.withLock { state in
+            if state.rooms.leave(socketID, room) { state.membershipChanged(CollectionOfOne(room)) }
+        }
     }
 
-    /// The sessions a delivery target names on this gateway.
-    func sessions(for target: DeliveryTarget) -> [GatewaySession] {
-        resolve(target).map(\.session)
+    /// The sessions a delivery target names on this gateway, grouped by event loop for fan-out. A room's are kept
+    /// until its membership changes, so a busy room costs no lookup per member and event.
+    func recipients(for target: DeliveryTarget) -> Recipients {
+        state.withLock { state in
+            guard target.kind == .room, target.exceptSocketId == nil, let room = target.id else {
+                return Recipients(Self.resolve(target, in: state))
+            }
+            if let recipients = state.recipientsOfRoom[room] { return recipients }
+            let recipients = Recipients(Self.resolve(target, in: state))
+            if !recipients.isEmpty { state.recipientsOfRoom[room] = recipients }
+            return recipients
+        }
     }
 
     /// Whether `socketID` is connected here.
@@ -122,18 +141,20 @@ final class GatewayHub: Sendable {
 
     /// The sockets a delivery target names on this gateway.
     func resolve(_ target: DeliveryTarget) -> [Target] {
-        state.withLock { state in
-            var ids: [String]
-            switch target.kind {
-            case .socket: ids = target.id.map { [$0] } ?? []
-            case .user: ids = target.id.map { Array(state.rooms.sockets(in: Rooms.user($0))) } ?? []
-            case .room: ids = target.id.map { Array(state.rooms.sockets(in: $0)) } ?? []
-            case .all: ids = Array(state.sockets.keys)
-            }
-            if let except = target.exceptSocketId { ids.removeAll { $0 == except } }
-            return ids.compactMap { id in
-                state.sockets[id].map { Target(socketID: id, session: $0.session, recoverable: $0.recoverable) }
-            }
+        state.withLock { Self.resolve(target, in: $0) }
+    }
+
+    private static func resolve(_ target: DeliveryTarget, in state: State) -> [Target] {
+        var ids: [String]
+        switch target.kind {
+        case .socket: ids = target.id.map { [$0] } ?? []
+        case .user: ids = target.id.map { Array(state.rooms.sockets(in: Rooms.user($0))) } ?? []
+        case .room: ids = target.id.map { Array(state.rooms.sockets(in: $0)) } ?? []
+        case .all: ids = Array(state.sockets.keys)
+        }
+        if let except = target.exceptSocketId { ids.removeAll { $0 == except } }
+        return ids.compactMap { id in
+            state.sockets[id].map { Target(socketID: id, session: $0.session, recoverable: $0.recoverable) }
         }
     }
 

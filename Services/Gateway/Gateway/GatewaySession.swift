@@ -20,12 +20,25 @@ final class GatewaySession: @unchecked Sendable {
     let sid: String
     let eventLoop: any EventLoop
     let remoteAddress: String
+    /// Flushes what fan-out writes to this session's WebSocket (shared by the sessions of ``eventLoop``).
+    let flusher: FanOutFlusher
     private let context: GatewayContext
     private let bearerToken: String?
 
     private var engine: EngineIOSession
     private var connection: SocketIOConnection
-    private var webSocket: (any Channel)?
+    private var webSocket: (any Channel)? {
+        didSet {
+            webSocketIsLocal = webSocket.map { $0.eventLoop === eventLoop } ?? false
+            webSocketIsWritable = webSocket?.isWritable ?? true
+        }
+    }
+    /// Whether ``webSocket`` runs on this session's event loop (always, unless an upgrade from polling landed on
+    /// another loop): then NIO counts its unsent bytes and fan-out writes need no promise.
+    private var webSocketIsLocal = false
+    /// The WebSocket's writability as its handler last reported it (read on every fan-out write without touching
+    /// the channel; exact for a WebSocket on this loop, which reports synchronously).
+    private var webSocketIsWritable = true
     private var pendingGet: PollResponder?
     private var currentGet: PollResponder?
     private var currentPost: PollResponder?
@@ -45,6 +58,8 @@ final class GatewaySession: @unchecked Sendable {
     /// Bytes the session counts itself: buffered for the next polling GET, or written to a WebSocket on another
     /// event loop (an upgrade from polling may land on one) and not yet sent. NIO counts the rest.
     private var queuedBytes = 0
+    /// Bytes written to the WebSocket by fan-out and not yet flushed (see ``emit(_:to:droppable:)``).
+    private var unflushedBytes = 0
     private var finished = false
     private var openingActions: [EngineIOSession.Action]
 
@@ -55,6 +70,7 @@ final class GatewaySession: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.bearerToken = bearerToken
         self.context = context
+        flusher = context.flusher(for: eventLoop)
         let configuration = context.configuration
         (engine, openingActions) = EngineIOSession.open(
             sid: sid, transport: transport,
@@ -172,6 +188,14 @@ final class GatewaySession: @unchecked Sendable {
         }
     }
 
+    /// The session's WebSocket became writable or not (NIO's write buffer watermarks).
+    func webSocketWritabilityChanged(_ channel: any Channel, isWritable: Bool) {
+        onLoop { _ in
+            guard let webSocket = self.webSocket, webSocket === channel else { return }
+            self.webSocketIsWritable = isWritable
+        }
+    }
+
     /// The session's WebSocket closed.
     func webSocketClosed(_ channel: any Channel) {
         onLoop { now in
@@ -186,30 +210,34 @@ final class GatewaySession: @unchecked Sendable {
     /// Sends one packet to many sessions (a room, a user's sockets): encoded once, its WebSocket frames built once,
     /// and one task per event loop for all of its sessions instead of one per session. Droppable packets (stream
     /// frames) are dropped first when a client reads slowly; a socket whose queue stays full is disconnected.
-    static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool) {
-        guard let first = sessions.first else { return }
-        if sessions.count == 1 || sessions.allSatisfy({ $0.eventLoop === first.eventLoop }) {
-            emit(packet, to: sessions, droppable: droppable, on: first.eventLoop)
-            return
-        }
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, sessions: [GatewaySession])] = [:]
-        for session in sessions {
-            byLoop[ObjectIdentifier(session.eventLoop), default: (session.eventLoop, [])].sessions.append(session)
-        }
-        for group in byLoop.values {
-            emit(packet, to: group.sessions, droppable: droppable, on: group.loop)
+    static func emit(_ packet: OutboundPacket, to groups: [Recipients.Group], droppable: Bool) {
+        for group in groups {
+            emit(packet, to: group.sessions, droppable: droppable, flusher: group.flusher)
         }
     }
 
+    /// Writes on the flusher's loop without flushing; the flusher flushes in a later task of the loop, so a burst of
+    /// events gets one write syscall per socket. A socket with ``flushThreshold`` bytes unflushed is flushed at
+    /// once, which bounds the delay and the memory.
     private static func emit(_ packet: OutboundPacket, to sessions: [GatewaySession], droppable: Bool,
-                             on loop: any EventLoop) {
+                             flusher: FanOutFlusher) {
         @Sendable func send() {
             let now = ContinuousClock.now
             var sent = 0
             for session in sessions where session.emitOnLoop(packet, droppable: droppable, now: now) { sent += 1 }
             GatewayMetrics.eventsOut.increment(by: Int64(sent))
         }
-        if loop.inEventLoop { send() } else { loop.execute(send) }
+        if flusher.eventLoop.inEventLoop { send() } else { flusher.eventLoop.execute(send) }
+    }
+
+    /// Unflushed fan-out bytes after which a socket is flushed without waiting for the end of the burst.
+    static let flushThreshold = 4 * 1024
+
+    /// Flushes what fan-out wrote and left unflushed. On the loop.
+    func flushFanOut() {
+        guard unflushedBytes > 0 else { return }
+        unflushedBytes = 0
+        webSocket?.flush()
     }
 
     /// Writes `packet` unless the socket is gone or its outbound queue is full; returns whether it was sent.
@@ -232,11 +260,17 @@ final class GatewaySession: @unchecked Sendable {
             perform(engine.close(now: now), now: now)
             return false
         }
-        if engine.transport == .webSocket, !engine.isClosed, let webSocket {
+        // `finished` is `engine.isClosed` between tasks (the session performs the `closed` action as soon as the engine
+        // answers it) and, unlike that getter from another module, costs no copy of the engine per delivery.
+        if engine.transport == .webSocket, !finished, let webSocket {
             // What `engine.send` answers on an open WebSocket (`webSocketSend` of these packets), written from the
             // shared frames; sending moves no deadline, so there is no timer to reschedule.
-            for frame in packet.webSocketFrames { write(frame, to: webSocket) }
-            webSocket.flush()
+            if unflushedBytes == 0 { flusher.flushLater(self) }
+            for frame in packet.webSocketFrames {
+                if webSocketIsLocal { webSocket.write(frame, promise: nil) } else { write(frame, to: webSocket) }
+                unflushedBytes += frame.data.readableBytes
+            }
+            if unflushedBytes >= Self.flushThreshold { flushFanOut() }
             return true
         }
         if engine.transport == .polling {
@@ -251,8 +285,8 @@ final class GatewaySession: @unchecked Sendable {
     /// when they may exceed `threshold` (a writable channel holds at most its high watermark); otherwise what the
     /// session counted itself.
     private func outboundBytes(threshold: Int) -> Int {
-        guard engine.transport == .webSocket, let webSocket, webSocket.eventLoop === eventLoop else { return queuedBytes }
-        if webSocket.isWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
+        guard engine.transport == .webSocket, webSocketIsLocal, let webSocket else { return queuedBytes }
+        if webSocketIsWritable, threshold >= GatewayServer.writeBufferWaterMark.high { return 0 }
         return (try? webSocket.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? queuedBytes
     }
 
@@ -311,6 +345,7 @@ final class GatewaySession: @unchecked Sendable {
                 guard let webSocket else { continue }
                 for packet in packets { write(packet.webSocketFrame, to: webSocket) }
                 webSocket.flush()
+                unflushedBytes = 0
             case .closeWebSocket:
                 webSocket?.close(mode: .all, promise: nil)
                 webSocket = nil

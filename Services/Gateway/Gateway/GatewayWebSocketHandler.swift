@@ -62,6 +62,11 @@ final class GatewayWebSocketHandler: ChannelInboundHandler {
         }
     }
 
+    func channelWritabilityChanged(context channelContext: ChannelHandlerContext) {
+        session?.webSocketWritabilityChanged(channelContext.channel, isWritable: channelContext.channel.isWritable)
+        channelContext.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context channelContext: ChannelHandlerContext) {
         session?.webSocketClosed(channelContext.channel)
         channelContext.fireChannelInactive()

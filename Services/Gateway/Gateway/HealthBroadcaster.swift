@@ -14,7 +14,7 @@ struct HealthBroadcaster: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
-            let admins = context.hub.sessions(for: .room(Rooms.admin))
+            let admins = context.hub.recipients(for: .room(Rooms.admin))
             guard !admins.isEmpty else { continue }
             let health: SocketIOValue = [
                 "gatewayId": .string(context.gatewayId), "connections": .number(Double(context.hub.socketCount)),
@@ -24,7 +24,7 @@ struct HealthBroadcaster: Service {
                 namespace: SocketIOPacket.defaultNamespace, name: ServerEvent.serverHealth.rawValue,
                 arguments: [health], ackID: nil
             ).encode())
-            GatewaySession.emit(packet, to: admins, droppable: false)
+            GatewaySession.emit(packet, to: admins.all, droppable: false)
         }
     }
 }
