@@ -49,7 +49,7 @@ public struct GatewayApplication: Sendable {
         let recoveryIndex: [any Service] = context.recovery.map { [$0.index] } ?? []
         services = [producer, outbound] + recoveryIndex + [
             DeliveryRelay(consumer: consumer, context: context, backlog: backlog), LivenessPublisher(context: context),
-            HealthBroadcaster(context: context), stats, server,
+            stats, server,
         ]
     }
 

@@ -11,7 +11,7 @@ public struct GatewayConfiguration: Sendable {
         "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "ALLOWED_ORIGINS", "PING_INTERVAL_MS", "PING_TIMEOUT_MS",
         "CONNECT_TIMEOUT_MS", "MAX_PAYLOAD_BYTES", "MAX_FRAME_BYTES", "RATE_LIMIT_EVENTS_PER_SECOND", "RATE_LIMIT_BURST",
         "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
-        "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS", "HEALTH_INTERVAL_SECONDS",
+        "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS",
         "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
         "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES", "DELIVERY_DEDUP_WINDOW_SECONDS", "DELIVERY_DEDUP_CAPACITY",
     ]
@@ -55,8 +55,6 @@ public struct GatewayConfiguration: Sendable {
     public var ackTimeout: Duration
     /// `LIVENESS_INTERVAL_SECONDS` (10): period of the `gateway:liveness` record on `gateway.connections`.
     public var livenessInterval: Duration
-    /// `HEALTH_INTERVAL_SECONDS` (30): period of `server:health` to the admin room.
-    public var healthInterval: Duration
     /// Which sockets get a recovery id (connection-state recovery, see ``RecoveryMode``).
     public var recoveryMode: RecoveryMode
     /// `RECOVERY_WINDOW_SECONDS` (120): how long after a disconnect a socket can still be recovered.
@@ -117,8 +115,6 @@ public struct GatewayConfiguration: Sendable {
                                                           range: .milliseconds(10)...(.seconds(600)))
         livenessInterval = try environment.durationSeconds("LIVENESS_INTERVAL_SECONDS", default: .seconds(10),
                                                            range: .milliseconds(100)...(.seconds(3600)))
-        healthInterval = try environment.durationSeconds("HEALTH_INTERVAL_SECONDS", default: .seconds(30),
-                                                         range: .milliseconds(100)...(.seconds(3600)))
         let mode = environment.string("RECOVERY_MODE", default: RecoveryMode.optIn.rawValue)
         guard let recoveryMode = RecoveryMode(rawValue: mode) else {
             throw ConfigurationError.invalid("RECOVERY_MODE", value: mode, problem: "is not one of off, opt-in, all")
