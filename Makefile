@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev libsqlite3-dev redis-server kcat pkg-config python3-venv
 
-.PHONY: deps apt-deps python-deps build build-release release run test bench clean
+.PHONY: deps apt-deps python-deps build release run test bench fuzz clean
 
 ## deps: Debian packages (librdkafka, hiredis, OpenSSL, redis-server, kcat) and the Python test peers in .venv
 deps: apt-deps python-deps
@@ -30,11 +30,6 @@ $(VENV)/.installed: requirements-test.txt
 ## build: debug build of every target, tests included
 build: apt-deps
 	$(SWIFT) build --build-tests
-
-build-release: apt-deps
-	$(SWIFT) build -c release --product biometricsctl
-	$(SWIFT) build -c release --product gateway
-	$(SWIFT) build -c release --product notification-service
 
 ## release: release binaries of every executable (gateway, verification-worker, metrics-exporter, biometricsctl, …)
 ## in .build/release — what deploy/ installs
@@ -59,7 +54,7 @@ fuzz:
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
 ## storm; notification service end to end; verify round trips through gateway → Kafka → worker → Kafka →
 ## gateway (release build; not a test)
-bench: deps build-release
+bench: deps release
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
