@@ -27,7 +27,9 @@ public struct ReconnectPolicy: Sendable, Hashable {
 
     /// The delay before attempt `attempt` (1-based); `random` is a uniform number in [0, 1).
     public func delay(beforeAttempt attempt: Int, random: Double) -> Duration {
-        let base = initialDelay.seconds * pow2(max(0, attempt - 1))
+        // The exponent is capped so the arithmetic stays finite (an infinite base minus an infinite deviation is
+        // NaN) however long a client has been retrying; 2^30 times any delay is far past every maximum.
+        let base = initialDelay.seconds * Double(1 << min(max(0, attempt - 1), 30))
         var seconds = base
         if jitter > 0 {
             let deviation = random * jitter * base
@@ -37,9 +39,6 @@ public struct ReconnectPolicy: Sendable, Hashable {
         return .nanoseconds(Int64(min(max(seconds, 0), maxDelay.seconds) * 1e9))
     }
 
-    private func pow2(_ exponent: Int) -> Double {
-        exponent >= 62 ? .infinity : Double(1 << exponent)
-    }
 }
 
 extension Duration {

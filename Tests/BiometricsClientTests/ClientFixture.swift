@@ -29,6 +29,8 @@ final class ClientFixture: Sendable {
     private let presence: RunningApplication<PresenceServiceApplication>?
     private let notifications: RunningApplication<NotificationServiceApplication>?
     private let gateway = Mutex<ChildProcess?>(nil)
+    /// Every client made by ``client(_:roles:scope:rooms:reconnect:)``, closed by ``stop()``.
+    private let clients = Mutex<[BiometricsClient]>([])
 
     /// Starts the stack; `allServices` adds the presence and notification services (in this process).
     init(allServices: Bool = false) async throws {
@@ -83,7 +85,7 @@ final class ClientFixture: Sendable {
             executable: try RepoPaths.builtExecutable("gateway"),
             environment: [
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "JWT_HS256_SECRET": Self.secret,
-                "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": String(gatewayPort), "LOG_LEVEL": "warning",
+                "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": String(gatewayPort), "LOG_LEVEL": "info",
                 "INSTANCE_ID": "gw-\(UUID().uuidString.prefix(8).lowercased())", "STATS_INTERVAL_SECONDS": "60",
             ].merging(extra) { $1 },
             logFile: directory.appendingPathComponent("gateway.log"))
@@ -97,6 +99,12 @@ final class ClientFixture: Sendable {
         }
     }
 
+    /// The last lines of every gateway log of this fixture (for failure messages).
+    func gatewayLog(lines: Int = 30) -> String {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("gateway.log"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
     /// SIGKILLs the gateway process (no goodbye to clients, no drain).
     func killGateway() async {
         guard let process = gateway.withLock({ $0.take() }) else { return }
@@ -104,7 +112,20 @@ final class ClientFixture: Sendable {
         _ = await process.waitForExit(timeout: .seconds(10))
     }
 
+    /// Runs `body` with a new fixture and stops it (and every client it made) however `body` ends.
+    static func with(allServices: Bool = false, _ body: (ClientFixture) async throws -> Void) async throws {
+        let fixture = try await ClientFixture(allServices: allServices)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.stop()
+            throw error
+        }
+        await fixture.stop()
+    }
+
     func stop() async {
+        for client in clients.withLock({ $0 }) { await client.close() }
         if let process = gateway.withLock({ $0.take() }) { await process.terminate(grace: .seconds(10)) }
         try? await worker.stop()
         if let presence { try? await presence.stop() }
@@ -126,7 +147,9 @@ final class ClientFixture: Sendable {
         }
         configuration.reconnect = reconnect
         configuration.ackTimeout = .seconds(20)
-        return BiometricsClient(configuration: configuration, logger: logger)
+        let client = BiometricsClient(configuration: configuration, logger: logger)
+        clients.withLock { $0.append(client) }
+        return client
     }
 
     /// A token for `user` signed with the gateway's secret.

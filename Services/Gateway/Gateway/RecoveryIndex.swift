@@ -49,10 +49,20 @@ final class RecoveryIndex: Service, Sendable {
         let since = Date().addingTimeInterval(-retention)
         var assignment: [TopicPartition: KafkaOffset] = [:]
         var ends: [Int32: Int64] = [:]
-        for index in 0..<partitions {
-            let partition = TopicPartition(topic: Topics.gatewayConnections, partition: Int32(index))
-            assignment[partition] = .offset(try await admin.offset(for: since, in: partition))
-            ends[Int32(index)] = try await admin.watermarks(partition).high
+        let topicPartitions = (0..<partitions).map { TopicPartition(topic: Topics.gatewayConnections, partition: Int32($0)) }
+        let answers = try await admin.offsetsForTimes(since, partitions: topicPartitions)
+        for partition in topicPartitions {
+            let (low, high) = try await admin.watermarks(partition)
+            ends[partition.partition] = high
+            if let answer = answers[partition] ?? nil {
+                assignment[partition] = .offset(answer)
+            } else if high - low <= Self.fullReadLimit {
+                // No answer: nothing that recent, or a broker that cannot say (the embedded one). Reading what is
+                // retained is exact either way; the index keeps only the last 1.5 windows of it.
+                assignment[partition] = .offset(low)
+            } else {
+                assignment[partition] = .offset(try await admin.offset(for: since, in: partition))
+            }
         }
         state.withLock { state in
             for (partition, offset) in assignment { if case .offset(let next) = offset { state.position[partition.partition] = next } }
@@ -74,7 +84,7 @@ final class RecoveryIndex: Service, Sendable {
                 state.withLock { state in
                     state.position[record.partition] = record.offset + 1
                     if let rooms = decoded?.payload as? ConnectionRooms, let at = decoded?.header.occurredAt,
-                       (state.records[rooms.socketId]?.at ?? .distantPast) <= at {
+                       at >= since, (state.records[rooms.socketId]?.at ?? .distantPast) <= at {
                         state.records[rooms.socketId] = Record(rooms: rooms, at: at)
                     }
                     if !state.caughtUp { state.caughtUp = Self.reached(ends, state.position) }
@@ -92,12 +102,12 @@ final class RecoveryIndex: Service, Sendable {
     }
 
     /// The socket's newest record as of now: waits until the index has read what was on the topic at the call (a
-    /// newer record than the one at hand may be there), and, while there is none, up to 2 s for one still in flight
+    /// newer record than the one at hand may be there), and, while there is none, up to 5 s for one still in flight
     /// (the old gateway's producer may not have sent it yet). The topic's ends are read by one refresher for all
     /// waiting lookups, so a reconnect storm costs no broker round trip per socket.
     func lookup(_ socketId: String) async throws -> Record? {
         let asked = ContinuousClock.now
-        let deadline = asked + .seconds(2)
+        let deadline = asked + .seconds(5)
         while true {
             let (record, current) = state.withLock { state -> (Record?, Bool) in
                 guard let ends = state.ends, ends.at > asked else {
@@ -133,6 +143,9 @@ final class RecoveryIndex: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
+
+    /// A partition with at most this many records is read whole when the broker cannot find an offset by time.
+    static let fullReadLimit: Int64 = 1_000_000
 
     private static func reached(_ ends: [Int32: Int64], _ position: [Int32: Int64]) -> Bool {
         ends.allSatisfy { partition, end in (position[partition] ?? 0) >= end }
