@@ -99,7 +99,7 @@ public final class KafkaAdmin: Sendable {
     /// The first offset in `partition` whose message timestamp is at or after `timestamp` (the high watermark if
     /// none is). Asks the broker first; where it cannot answer, binary-searches message timestamps, which assumes
     /// timestamps grow with offsets (true for log-append time and for producers stamping "now").
-    public func offset(for timestamp: Date, in partition: TopicPartition, timeout: Duration = .seconds(10))
+    public func offset(for timestamp: Date, in partition: TopicPartition, timeout: Duration = .seconds(30))
         async throws -> Int64
     {
         let (low, high) = try await watermarks(partition)
@@ -137,7 +137,7 @@ public final class KafkaAdmin: Sendable {
         var upper = high  // invariant: the answer is in [lower, upper]
         while lower < upper {
             let middle = lower + (upper - lower) / 2
-            try await consumer.seek([partition: .offset(middle)])
+            try await consumer.seek([partition: .offset(middle)], timeout: timeout)  // a loaded broker may take more than 5 s
             guard let message = try await firstMessage(from: consumer, atOrAfter: middle, timeout: timeout) else {
                 throw KafkaError(code: "timeout", message: "no message at \(partition)@\(middle) within \(timeout)",
                                  isRetriable: true)
