@@ -89,6 +89,7 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Produces messages back to back, in order, then waits for every acknowledgement; returns the reports in order.
+    @discardableResult
     ///
     /// Handed to librdkafka together, they usually travel in one produce request instead of one round trip each.
     /// If librdkafka refuses one, the rest are not produced (so a key's order holds) and the first error is thrown
