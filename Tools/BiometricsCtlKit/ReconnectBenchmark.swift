@@ -99,6 +99,8 @@ struct ReconnectReport: Codable, Sendable {
     var users: Int
     /// Seconds from the kill until the new gateway answered `/ready`.
     var gatewayReadySeconds: Double
+    /// Seconds from the kill until the new gateway process was started (the missed deliveries were produced then).
+    var gatewayStartedSeconds: Double
     /// Seconds from the kill until each client was connected again, sorted.
     var reconnectSeconds: [Double]
     /// Seconds from the kill until each client had its missed delivery, sorted.
@@ -132,7 +134,7 @@ struct ReconnectReport: Codable, Sendable {
 
         | measure | value |
         |---|---|
-        | new gateway ready after the kill | \(String(format: "%.2f s", gatewayReadySeconds)) |
+        | new gateway started / ready after the kill | \(String(format: "%.2f s / %.2f s", gatewayStartedSeconds, gatewayReadySeconds)) |
         | reconnected: 50 % / 90 % / 99 % / 100 % | \(format(percentile(reconnectSeconds, 0.5))) / \(format(percentile(reconnectSeconds, 0.9))) / \(format(percentile(reconnectSeconds, 0.99))) / \(format(percentile(reconnectSeconds, 1))) |
         | recovered (missed delivery received): 50 % / 90 % / 99 % / 100 % | \(format(percentile(recoverSeconds, 0.5))) / \(format(percentile(recoverSeconds, 0.9))) / \(format(p99)) / \(format(percentile(recoverSeconds, 1))) |
         | reconnects the gateway reported `recovered: true` | \(recovered) of \(clients) |
@@ -279,6 +281,8 @@ struct ReconnectStorm: Sendable {
         let producer = EnvelopeProducer(
             producer: try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger),
             source: Source(service: "bench", instance: "storm"))
+        // Connected before the kill, so the storm's clock does not include the producer's own start.
+        _ = try await producer.producer.partitions(of: Topics.gatewayDeliveries)
         observations.arm()
         let killedAt = ContinuousClock.now
         first.signal(SIGKILL)
@@ -290,9 +294,11 @@ struct ReconnectStorm: Sendable {
         }
         try await producer.producer.flush(timeout: .seconds(10))
         if downSeconds > 0 { try await Task.sleep(for: .milliseconds(Int(downSeconds * 1000))) }
+        let startedAfter = (ContinuousClock.now - killedAt).seconds
         let second = try await startGateway("storm-gateway-2")
         let readyAfter = (ContinuousClock.now - killedAt).seconds
-        progress(String(format: "gateway 2 ready %.2f s after the kill; waiting for the clients", readyAfter))
+        progress(String(format: "gateway 2 started %.2f s and ready %.2f s after the kill; waiting for the clients",
+                        startedAfter, readyAfter))
         let deadline = ContinuousClock.now + .seconds(120)
         var lastReport = ContinuousClock.now
         while observations.counts.recovered < clients, ContinuousClock.now < deadline {
@@ -314,7 +320,8 @@ struct ReconnectStorm: Sendable {
         await second.terminate(grace: .seconds(10))
         try? await group.shutdownGracefully()
         return ReconnectReport(
-            clients: clients, users: users, gatewayReadySeconds: readyAfter, reconnectSeconds: reconnect,
+            clients: clients, users: users, gatewayReadySeconds: readyAfter, gatewayStartedSeconds: startedAfter,
+            reconnectSeconds: reconnect,
             recoverSeconds: recover, recovered: recovered, duplicates: duplicates, gatewayCPUSeconds: cpu,
             stormSeconds: stormSeconds)
     }
