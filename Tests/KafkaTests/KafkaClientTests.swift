@@ -53,7 +53,7 @@ struct KafkaClientTests {
         #expect(Set(reports.prefix(5).map(\.topicPartition.partition)).count == 1)
         let partition = reports[0].topicPartition
         let consumer = try fixture.consumer(.assign([partition: .beginning]))
-        #expect(try await fixture.read(5, from: consumer).map { String(decoding: $0.value, as: UTF8.self) }
+        #expect(await fixture.read(5, from: consumer).map { String(decoding: $0.value, as: UTF8.self) }
             == ["0", "1", "2", "3", "4"])
         await consumer.close()
         await producer.close()
