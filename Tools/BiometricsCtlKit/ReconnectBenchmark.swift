@@ -81,12 +81,10 @@ struct ReconnectBenchCommand: AsyncParsableCommand {
         ) { print($0) }
         let report = try await storm.run()
         let markdown = report.markdown(pinned: taskset != nil, serverCPU: serverCPU, clientCPU: clientCPU)
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
-        try markdown.write(toFile: output, atomically: true, encoding: .utf8)
+        try BenchReport.writeText(markdown, to: output)
         print(markdown)
         let json = scratch.appendingPathComponent("reconnect.json")
-        try JSONEncoder().encode(report).write(to: json)
+        try BenchReport.writeJSON(report, to: json.path)
         let python = python ?? ProcessInfo.processInfo.environment["BIOMETRICS_PYTHON"] ?? ".venv/bin/python3"
         let run = try? await KafkaBenchmark.runClient([python, plotScript, json.path, plot], scratch: scratch)
         print(run?.status.isSuccess == true ? "plot: \(plot)" : "note: no plot: \(run.map { "\($0.stderr)" } ?? "no python")")
