@@ -94,7 +94,8 @@ struct ChaosCommand: AsyncParsableCommand {
         serviceDirectory: URL?, biometricsctl: String?, command: String, progress: @escaping @Sendable (String) -> Void
     ) async throws -> ChaosReport {
         var logger = Logger(label: "chaos")
-        logger.logLevel = .error
+        // librdkafka's connection errors while the broker is down are the point of a scenario, not news.
+        logger.logLevel = .critical
         let scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("biometrics-chaos-\(getpid())", isDirectory: true)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -104,6 +105,8 @@ struct ChaosCommand: AsyncParsableCommand {
         var options = MixedLoadOptions(clients: clients)
         options.roundInterval = .seconds(interval)
         let harness = try await ChaosHarness.start(load: options, programs: programs, logger: logger)
+        let interrupts = harness.killAllOnInterrupt()
+        defer { interrupts.forEach { $0.cancel() } }
         harness.load.resume()
         let runner = ChaosRunner(warmup: .seconds(warmup), observe: .seconds(observe), progress: progress)
         var results: [ChaosScenarioResult] = []

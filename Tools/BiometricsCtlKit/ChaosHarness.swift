@@ -2,6 +2,10 @@ import Foundation
 import Logging
 import Runtime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What `chaos` and `soak` run on: a ``ServiceStack`` with two gateways and every service (Redis with its
 /// append-only file, so a restarted redis-server keeps its data), the ``VerificationAuditTail`` and the
 /// ``MixedLoad`` of one SDK client per user, started and stopped together.
@@ -76,6 +80,27 @@ final class ChaosHarness: Sendable {
         } catch {
             await stack.stop()
             throw error
+        }
+    }
+
+    /// SIGKILLs every process of the stack at once, from a signal handler's thread (Ctrl-C, SIGTERM): nothing of
+    /// the stack outlives the tool.
+    func killAll() {
+        for process in stack.processes { process.signal(SIGKILL) }
+        stack.broker.stop()
+    }
+
+    /// On SIGINT or SIGTERM: ``killAll()``, then exit with 128 + the signal. Keep the returned sources alive.
+    func killAllOnInterrupt() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                killAll()
+                exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 

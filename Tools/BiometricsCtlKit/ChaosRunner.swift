@@ -21,7 +21,26 @@ struct ChaosScenario: Sendable {
             guard let process = stack.process(named: name) else { throw BenchError("no process \(name) in the stack") }
             await process.kill()
             try await Task.sleep(for: down)
-            try await process.start()
+            try await restart(process)
+        }
+    }
+
+    /// Starts `process` again as a supervisor (systemd `Restart=on-failure`) would: up to 3 attempts, 2 s apart;
+    /// throws, naming every failed attempt, when a start failed (the process still runs if a later attempt worked).
+    static func restart(_ process: StackProcess) async throws {
+        var failures: [String] = []
+        for attempt in 1...3 {
+            do {
+                try await process.start()
+                break
+            } catch {
+                failures.append("start \(attempt) failed: \(String(describing: error).split(separator: "\n").last ?? "")")
+                if attempt < 3 { try await Task.sleep(for: .seconds(2)) }
+            }
+        }
+        if !failures.isEmpty {
+            throw BenchError("\(process.name): " + failures.joined(separator: "; ")
+                + (process.isRunning ? "; running after a later attempt" : "; not running"))
         }
     }
 
@@ -36,7 +55,7 @@ struct ChaosScenario: Sendable {
             stack in
             await stack.redis.stop()
             try await Task.sleep(for: .seconds(10))
-            try await stack.redis.start()
+            try await restart(stack.redis)
         },
         ChaosScenario(id: "broker-down", fault: "broker down 30 s (connections refused, log kept), then back") {
             stack in

@@ -55,6 +55,23 @@ struct LoadLedger: Sendable {
     var framesReceived = 0
     /// Clients replaced by a fresh connection (connection churn).
     var churned = 0
+
+    /// Adds `other` (a later ledger) to this one.
+    mutating func merge(_ other: LoadLedger) {
+        operations += other.operations
+        connections += other.connections
+        notificationsAcked.merge(other.notificationsAcked) { $1 }
+        notificationsUncertain.merge(other.notificationsUncertain) { $1 }
+        notificationPushes.merge(other.notificationPushes) { $0 + $1 }
+        verifiesAnswered.merge(other.verifiesAnswered) { $0 + $1 }
+        verifiesUncertain.merge(other.verifiesUncertain) { $0 + $1 }
+        sessionsCreated += other.sessionsCreated
+        sessionsChecked += other.sessionsChecked
+        sessionsLost += other.sessionsLost
+        framesSent += other.framesSent
+        framesReceived += other.framesReceived
+        churned += other.churned
+    }
 }
 
 /// How the mixed load runs.

@@ -73,8 +73,8 @@ struct ServiceStackOptions: Sendable {
     var gatewayEnvironment: [String: String] = [:]
     /// Variables each service gets on top.
     var serviceEnvironment: [StackService: [String: String]] = [:]
-    /// `LOG_LEVEL` of every process.
-    var logLevel = "warning"
+    /// `LOG_LEVEL` of every process (`STACK_LOG_LEVEL` overrides it).
+    var logLevel = ProcessInfo.processInfo.environment["STACK_LOG_LEVEL"] ?? "warning"
 }
 
 /// Real processes in front of a real broker: the embedded broker in its own process, redis-server, one or more
