@@ -397,7 +397,8 @@ final class MixedLoad: Sendable {
         do {
             try await body()
         } catch let error as BiometricsClientError {
-            failure = error.code.rawValue + (error.reason.map { ":\($0)" } ?? "")
+            // The reason code when the server gave one, else the (bounded) message: what the client saw.
+            failure = error.code.rawValue + ":" + (error.reason ?? String(error.message.prefix(60)))
         } catch {
             failure = "\(error)"
         }
