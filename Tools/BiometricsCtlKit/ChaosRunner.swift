@@ -93,6 +93,8 @@ struct ChaosScenarioResult: Sendable, Codable {
     var duplicatePushes = 0
     /// Audit records beyond answered + unanswered verifies (a verify decided twice).
     var extraVerifications = 0
+    /// Verifies answered `unavailable` (refused before a decision; try again).
+    var unavailableVerifies = 0
     /// Unanswered notifications / verifies (the client cannot know whether they happened).
     var unansweredNotifications = 0
     var unansweredVerifies = 0
@@ -175,6 +177,7 @@ struct ChaosRunner: Sendable {
         result.unansweredNotifications = ledger.notificationsUncertain.count
         result.duplicatePushes = ledger.notificationPushes.values.reduce(0) { $0 + max(0, $1 - 1) }
         result.sessionsChecked = ledger.sessionsChecked
+        result.unavailableVerifies = ledger.verifiesUnavailable
         result.lostSessions = ledger.sessionsLost.count
         result.framesSent = ledger.framesSent
         result.framesReceived = ledger.framesReceived

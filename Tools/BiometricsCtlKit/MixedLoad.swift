@@ -45,6 +45,8 @@ struct LoadLedger: Sendable {
     var verifiesAnswered: [String: Int] = [:]
     /// Verifies sent without an answer, per user.
     var verifiesUncertain: [String: Int] = [:]
+    /// Verifies answered `unavailable` (no decision, no audit record: the client is told to try again).
+    var verifiesUnavailable = 0
     /// Sessions created (acknowledged) and later checked with `session:list`.
     var sessionsCreated = 0
     var sessionsChecked = 0
@@ -65,6 +67,7 @@ struct LoadLedger: Sendable {
         notificationPushes.merge(other.notificationPushes) { $0 + $1 }
         verifiesAnswered.merge(other.verifiesAnswered) { $0 + $1 }
         verifiesUncertain.merge(other.verifiesUncertain) { $0 + $1 }
+        verifiesUnavailable += other.verifiesUnavailable
         sessionsCreated += other.sessionsCreated
         sessionsChecked += other.sessionsChecked
         sessionsLost += other.sessionsLost
@@ -314,17 +317,25 @@ final class MixedLoad: Sendable {
     private func verify(_ index: Int, _ client: BiometricsClient, _ user: StackUser) async {
         var sent = false
         var answered = false
+        var unavailable = false
         await operation(.verify, index) {
             let issued = try await client.challenge(record: user.id)
-            guard let bytes = Data(base64URL: issued.challenge) else { throw BenchError("challenge is not base64url") }
-            let signature = try user.key.signature(for: bytes).rawRepresentation.base64URLEncodedString()
+            guard let bytes = VerifyBenchmark.base64URLDecode(issued.challenge) else {
+                throw BenchError("challenge is not base64url")
+            }
+            let signature = RecordPublisher.base64url(try user.key.signature(for: bytes).rawRepresentation)
             sent = true
             let result = try await client.verify(record: user.id, challenge: issued.challenge, signature: signature)
-            answered = true
+            // `unavailable` is answered before any decision (Redis or Kafka failed; the command went to deadletter):
+            // there is no audit record for it, and the client is told to try again.
+            unavailable = result.reason == "unavailable"
+            answered = !unavailable
             if !result.success { throw BenchError("verify:\(result.reason)") }
         }
         ledger.withLock { ledger in
-            if answered {
+            if unavailable {
+                ledger.verifiesUnavailable += 1
+            } else if answered {
                 ledger.verifiesAnswered[user.id, default: 0] += 1
             } else if sent {
                 // Sent, then no answer (timeout, connection lost): the worker may or may not have decided.
@@ -405,20 +416,5 @@ final class MixedLoad: Sendable {
         let record = LoadOperationRecord(kind: kind, client: index, start: start, end: now(), error: failure)
         ledger.withLock { $0.operations.append(record) }
         return failure == nil
-    }
-}
-
-extension Data {
-    /// Decodes base64url without padding.
-    init?(base64URL text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        self.init(base64Encoded: base64)
-    }
-
-    /// base64url without padding.
-    func base64URLEncodedString() -> String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }
