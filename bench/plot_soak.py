@@ -1,7 +1,7 @@
 """Plots `biometricsctl soak`: python3 plot_soak.py RESULTS.json OUT.png
 
 Four panels over time: RSS and open descriptors of every process, consumer lag per group, and the p50/p99 round
-trip of verifies and notifications. The first third of the run (warm-up) is shaded: the verdict judges the rest.
+trip of verifies and notifications. The warm-up (before `judgedFromSeconds`) is shaded: the verdict judges the rest.
 """
 
 import json
@@ -25,7 +25,7 @@ def main(source: str, target: str) -> None:
     samples = report["samples"]
     if not samples:
         raise SystemExit("no samples")
-    warmup = samples[len(samples) // 3]["t"] / 60 if len(samples) >= 3 else 0
+    warmup = report["judgedFromSeconds"] / 60
     fig, axes = plt.subplots(2, 2, figsize=(14, 8.5))
     panels = (
         (axes[0][0], series(samples, "rssMiB"), "RSS (MiB)"),
@@ -48,7 +48,8 @@ def main(source: str, target: str) -> None:
     ax.set_title("round trip (ms)")
     ax.set_xlabel("minutes")
     ax.legend(fontsize=7, loc="upper left")
-    verdict = "PASS" if all(t["flat"] for t in report["trends"]) else "FAIL"
+    judged = sum(1 for s in samples if s["t"] >= report["judgedFromSeconds"]) >= 6
+    verdict = ("TOO SHORT" if not judged else "PASS" if all(t["flat"] for t in report["trends"]) else "FAIL")
     fig.suptitle(f"soak: {report['minutes']:g} min, {report['clients']} clients, churn {report['churnPerRound']} "
                  f"per round — {verdict}")
     fig.tight_layout()

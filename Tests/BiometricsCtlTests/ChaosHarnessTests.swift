@@ -51,12 +51,15 @@ struct ChaosHarnessTests {
         #expect(result.isClean, "failures and absorbed duplicates are not losses")
     }
 
-    @Test("a series is flat when its fitted growth over the last two thirds stays within the allowance")
+    @Test("a series is flat when its fitted growth after the warm-up stays within the allowance")
     func trend() {
         let flat = (0..<30).map { (Double($0) * 10, 100 + Double($0 % 3)) }
         let growing = (0..<30).map { (Double($0) * 10, 100 + Double($0) * 2) }
-        #expect(SoakTrend.judge("flat", flat) { max($0 * 0.1, 8) }.flat)
-        let judged = SoakTrend.judge("growing", growing) { max($0 * 0.1, 8) }
+        #expect(SoakTrend.judge("flat", flat, from: 100) { max($0 * 0.1, 8) }.flat)
+        let warmingUp = (0..<30).map { (Double($0) * 10, $0 < 10 ? Double($0) * 20 : 200) }
+        #expect(!SoakTrend.judge("warming up", warmingUp, from: 0) { max($0 * 0.1, 8) }.flat)
+        #expect(SoakTrend.judge("warmed up", warmingUp, from: 100) { max($0 * 0.1, 8) }.flat)
+        let judged = SoakTrend.judge("growing", growing, from: 100) { max($0 * 0.1, 8) }
         #expect(!judged.flat)
         #expect(abs(judged.slopePerHour - 720) < 0.001, "2 per 10 s is 720 per hour")
     }

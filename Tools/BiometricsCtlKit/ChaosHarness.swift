@@ -58,12 +58,14 @@ final class ChaosHarness: Sendable {
                              scratch: scratch)
     }
 
-    /// Starts the stack, the audit tail and the load (every client connected).
-    static func start(load options: MixedLoadOptions, programs: StackPrograms, logger: Logger) async throws
-        -> ChaosHarness
+    /// Starts the stack (the gateways with `gatewayEnvironment` on top), the audit tail and the load (every client
+    /// connected).
+    static func start(load options: MixedLoadOptions, gatewayEnvironment: [String: String] = [:],
+                      programs: StackPrograms, logger: Logger) async throws -> ChaosHarness
     {
-        let stack = try await ServiceStack.start(
-            options: stackOptions(clients: options.clients), programs: programs, logger: logger)
+        var stackOptions = stackOptions(clients: options.clients)
+        stackOptions.gatewayEnvironment.merge(gatewayEnvironment) { $1 }
+        let stack = try await ServiceStack.start(options: stackOptions, programs: programs, logger: logger)
         do {
             let audit = try await VerificationAuditTail.start(
                 bootstrapServers: stack.broker.bootstrapServers, logger: logger)

@@ -36,6 +36,14 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Seconds between samples.")
     var sampleSeconds = 10.0
 
+    @Option(help: "Seconds at least that are warm-up, not judged (the first third of the run is, too).")
+    var warmupSeconds = 360.0
+
+    @Option(name: .customLong("gateway-env"), help: ArgumentHelp(
+        "KEY=VALUE for both gateways (repeatable), e.g. DELIVERY_DEDUP_WINDOW_SECONDS=30 RECOVERY_WINDOW_SECONDS=30 "
+            + "to fill the gateways' windows within a short run."))
+    var gatewayEnvironment: [String] = []
+
     @Option(help: "Directory of the service executables (default: next to this one).")
     var serviceDir: String?
 
@@ -53,6 +61,18 @@ struct SoakCommand: AsyncParsableCommand {
             throw ValidationError("--clients must be at least 2, --churn in 0…1, times positive")
         }
         guard try resolvedMinutes() > 0 else { throw ValidationError("--minutes must be positive") }
+        _ = try parsedGatewayEnvironment()
+    }
+
+    private func parsedGatewayEnvironment() throws -> [String: String] {
+        var environment: [String: String] = [:]
+        for entry in gatewayEnvironment {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw ValidationError("--gateway-env takes KEY=VALUE, got \(entry)")
+            }
+            environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        return environment
     }
 
     private func resolvedMinutes() throws -> Double {
@@ -78,13 +98,15 @@ struct SoakCommand: AsyncParsableCommand {
         var options = MixedLoadOptions(clients: clients)
         options.roundInterval = .seconds(interval)
         options.churnProbability = churn
-        let harness = try await ChaosHarness.start(load: options, programs: programs, logger: logger)
+        let harness = try await ChaosHarness.start(
+            load: options, gatewayEnvironment: try parsedGatewayEnvironment(), programs: programs, logger: logger)
         let interrupts = harness.killAllOnInterrupt()
         defer { interrupts.forEach { $0.cancel() } }
         let report: SoakReport
         do {
-            report = try await SoakRunner(minutes: minutes, sampleInterval: .seconds(sampleSeconds), progress: progress)
-                .run(harness: harness, command: "SOAK_MINUTES=\(String(format: "%g", minutes)) make soak", logger: logger)
+            report = try await SoakRunner(minutes: minutes, sampleInterval: .seconds(sampleSeconds),
+                                          warmup: .seconds(warmupSeconds), progress: progress)
+                .run(harness: harness, command: (["biometricsctl"] + CommandLine.arguments.dropFirst()).joined(separator: " "), logger: logger)
         } catch {
             await harness.stop()
             throw error

@@ -25,8 +25,8 @@ struct SoakSample: Sendable, Codable {
     var connected: Int
 }
 
-/// A series judged flat or not: a least-squares line over the last two thirds of the samples, and the growth it
-/// implies over that stretch against the allowance.
+/// A series judged flat or not: a least-squares line over the samples after the warm-up, and the growth it implies
+/// over that stretch against the allowance.
 struct SoakTrend: Sendable, Codable {
     /// What (`rss gateway-a`, `fds presence-service`, `lag notification-service`).
     var series: String
@@ -38,9 +38,10 @@ struct SoakTrend: Sendable, Codable {
     /// Whether growth ≤ allowed.
     var flat: Bool
 
-    /// Fits `points` (t in seconds, value) from the first third on; `allowed` from the mean.
-    static func judge(_ series: String, _ points: [(Double, Double)], allowance: (Double) -> Double) -> SoakTrend {
-        let judged = Array(points.dropFirst(points.count / 3))
+    /// Fits `points` (t in seconds, value) from `from` seconds on; `allowed` from the mean.
+    static func judge(_ series: String, _ points: [(Double, Double)], from: Double = 0,
+                      allowance: (Double) -> Double) -> SoakTrend {
+        let judged = points.filter { $0.0 >= from }
         let n = Double(judged.count)
         let mean = judged.map(\.1).reduce(0, +) / max(n, 1)
         let meanT = judged.map(\.0).reduce(0, +) / max(n, 1)
@@ -64,6 +65,11 @@ struct SoakReport: Sendable, Codable {
     var churnPerRound: Double
     var samples: [SoakSample]
     var trends: [SoakTrend]
+    /// Samples before this many seconds are warm-up (not judged).
+    var judgedFromSeconds: Double
+
+    /// Whether enough samples follow the warm-up to judge (at least 6).
+    var judged: Bool { samples.filter { $0.t >= judgedFromSeconds }.count >= 6 }
     /// What was lost over the whole run (the chaos accounting, without a fault).
     var accounting: ChaosScenarioResult
     /// Latency over the whole run.
@@ -71,12 +77,17 @@ struct SoakReport: Sendable, Codable {
     var notify: LatencyResult
 
     /// Flat memory, fds and lag, nothing acknowledged lost.
-    var passed: Bool { trends.allSatisfy(\.flat) && accounting.isClean }
+    var passed: Bool { judged && trends.allSatisfy(\.flat) && accounting.isClean }
+
+    /// PASS, FAIL, or TOO SHORT (memory and lag not judged).
+    var verdict: String { !accounting.isClean ? "FAIL" : !judged ? "TOO SHORT" : passed ? "PASS" : "FAIL" }
 
     /// The criterion, for the summary.
     static let criterion = """
-        A series is flat when the least-squares line through its last two thirds of samples (the first third is \
-        warm-up) grows by no more than its allowance over that stretch: RSS ≤ max(10 % of its mean, 8 MiB), open \
+        A series is flat when the least-squares line through its samples after the warm-up (the first third of the \
+        run, and at least the first 6 minutes: the gateway keeps delivery ids for 5 min (DELIVERY_DEDUP_WINDOW_SECONDS) \
+        and deliveries for 2 min (RECOVERY_WINDOW_SECONDS), so its memory rises that long by design) grows by no \
+        more than its allowance over that stretch: RSS ≤ max(10 % of its mean, 8 MiB), open \
         descriptors ≤ max(10 % of the mean, 8), consumer lag (per group) ≤ max(50 % of the mean, 50 messages). \
         Judged: the gateways and services; redis-server and the broker keep data by design (idempotency memos \
         until their TTL, topic logs) and are only plotted.
@@ -90,7 +101,9 @@ struct SoakReport: Sendable, Codable {
                 + "a client closes its connection and opens a new one with probability \(churnPerRound)); "
                 + "\(samples.count) samples.",
             "",
-            "**Verdict: \(passed ? "PASS" : "FAIL")** — " + (trends.allSatisfy(\.flat) ? "memory, descriptors and lag flat"
+            "**Verdict: \(verdict)** — " + (!judged
+                ? "fewer than 6 samples after the warm-up (\(Int(judgedFromSeconds)) s): memory and lag not judged"
+                : trends.allSatisfy(\.flat) ? "memory, descriptors and lag flat"
                 : "not flat: " + trends.filter { !$0.flat }.map(\.series).joined(separator: ", "))
                 + (accounting.isClean ? "; nothing acknowledged lost." : "; **losses**: see below."),
             "",
@@ -128,6 +141,8 @@ struct SoakReport: Sendable, Codable {
 struct SoakRunner: Sendable {
     var minutes: Double
     var sampleInterval: Duration
+    /// The least warm-up: samples before it are not judged.
+    var warmup: Duration = .seconds(360)
     let progress: @Sendable (String) -> Void
 
     /// The consumer groups whose lag is sampled.
@@ -176,10 +191,11 @@ struct SoakRunner: Sendable {
                             auditAfter: harness.audit.snapshot.perUser)
         accounting.recoveredAfter = nil
         accounting.allBackAfter = nil
+        let judgedFrom = max(minutes * 60 / 3, warmup.seconds)
         return SoakReport(
             date: ISO8601DateFormatter().string(from: Date()), command: command, minutes: minutes,
             clients: load.options.clients, churnPerRound: load.options.churnProbability, samples: samples,
-            trends: Self.trends(samples), accounting: accounting,
+            trends: Self.trends(samples, from: judgedFrom), judgedFromSeconds: judgedFrom, accounting: accounting,
             verify: Self.latency(total, .verify), notify: Self.latency(total, .notify))
     }
 
@@ -204,23 +220,26 @@ struct SoakRunner: Sendable {
             connected: connected)
     }
 
-    static func trends(_ samples: [SoakSample]) -> [SoakTrend] {
+    static func trends(_ samples: [SoakSample], from: Double) -> [SoakTrend] {
         // The services are judged; redis-server and the broker hold data by design (idempotency memos with their
         // TTL, the topic logs), so they are sampled and plotted but not judged.
         let names = Set(samples.flatMap(\.rssMiB.keys)).subtracting(["redis-server", "broker"]).sorted()
         var trends: [SoakTrend] = []
         for name in names {
-            trends.append(.judge("RSS MiB \(name)", samples.compactMap { s in s.rssMiB[name].map { (s.t, $0) } }) {
+            trends.append(.judge("RSS MiB \(name)", samples.compactMap { s in s.rssMiB[name].map { (s.t, $0) } },
+                                 from: from) {
                 max($0 * 0.1, 8)
             })
         }
         for name in names {
-            trends.append(.judge("fds \(name)", samples.compactMap { s in s.fds[name].map { (s.t, Double($0)) } }) {
+            trends.append(.judge("fds \(name)", samples.compactMap { s in s.fds[name].map { (s.t, Double($0)) } },
+                                 from: from) {
                 max($0 * 0.1, 8)
             })
         }
         for group in Set(samples.flatMap(\.lag.keys)).sorted() {
-            trends.append(.judge("lag \(group)", samples.compactMap { s in s.lag[group].map { (s.t, Double($0)) } }) {
+            trends.append(.judge("lag \(group)", samples.compactMap { s in s.lag[group].map { (s.t, Double($0)) } },
+                                 from: from) {
                 max($0 * 0.5, 50)
             })
         }
