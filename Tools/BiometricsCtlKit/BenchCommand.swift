@@ -357,7 +357,7 @@ struct NotifyBenchCommand: AsyncParsableCommand {
 ///
 /// Writes the bootstrap address to `--address-file` (atomically, once every topic exists) and runs until SIGTERM,
 /// or until its standard input reaches EOF with `--watch-stdin` (the benchmark holds the pipe: if it dies, so does
-/// the broker).
+/// the broker); with `--watch-stdin` the lines `down` and `up` take the broker down and back (``BrokerProcess/setDown()``).
 struct BrokerProcessCommand: AsyncParsableCommand {
     /// Command description; hidden from help.
     static let configuration = CommandConfiguration(
@@ -374,7 +374,7 @@ struct BrokerProcessCommand: AsyncParsableCommand {
     @Option(help: "Partitions per topic.")
     var partitions = 12
 
-    @Flag(help: "Exit when standard input reaches EOF.")
+    @Flag(help: "Exit when standard input reaches EOF; lines `down` / `up` on it take the broker down and back.")
     var watchStdin = false
 
     /// Starts the broker, publishes its address and waits.
@@ -386,8 +386,21 @@ struct BrokerProcessCommand: AsyncParsableCommand {
         try Data(broker.bootstrapServers.utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
         if watchStdin {
             let thread = Thread {
+                // Lines `down` / `up` take the broker down (connections refused and dropped, its log kept) and back.
+                var line: [UInt8] = []
                 var byte: UInt8 = 0
-                while read(0, &byte, 1) > 0 {}
+                while read(0, &byte, 1) > 0 {
+                    guard byte == UInt8(ascii: "\n") else {
+                        line.append(byte)
+                        continue
+                    }
+                    switch String(decoding: line, as: UTF8.self) {
+                    case "down": broker.setDown()
+                    case "up": broker.setUp()
+                    default: break
+                    }
+                    line = []
+                }
                 _exit(0)
             }
             thread.start()

@@ -99,10 +99,11 @@ struct VerifyBenchCommand: AsyncParsableCommand {
             .appendingPathComponent("biometrics-verifybench-\(getpid())", isDirectory: true)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let programs = VerifyBenchPrograms(
-            gateway: gateway ?? directory.appendingPathComponent("gateway").path,
-            worker: worker ?? directory.appendingPathComponent("verification-worker").path,
-            redisServer: redisServer,
+        var overrides: [String: String] = [:]
+        if let gateway { overrides["gateway"] = gateway }
+        if let worker { overrides[StackService.verificationWorker.rawValue] = worker }
+        let programs = StackPrograms(
+            serviceDirectory: directory, overrides: overrides, redisServer: redisServer,
             serverPrefix: taskset.map { [$0, "-c", "\(serverCPU)"] } ?? [],
             clientPrefix: taskset.map { [$0, "-c", "\(clientCPU)"] } ?? [],
             scratch: scratch)
