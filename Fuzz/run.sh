@@ -2,6 +2,7 @@
 # Builds each fuzz target with libFuzzer and AddressSanitizer (swiftc, together with the module it exercises) and
 # runs it for FUZZ_RUNS executions from its seed corpus. A crash, leak or hang stops the run with the input saved
 # as .build/fuzz/<target>-crash-…; turn it into a regression test (the input as a golden vector) before fixing.
+# FUZZ_TARGETS picks targets (default: socket-io messages jwt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${FUZZ_RUNS:-1000000}"
@@ -15,7 +16,14 @@ build() {  # target entry-file module-sources…
 }
 build socket-io Fuzz/SocketIOFuzz.swift Shared/SocketIO/*.swift
 build messages Fuzz/MessagesFuzz.swift Shared/Messages/*.swift
-for target in socket-io messages; do
+# The JWT path needs jwt-kit and swift-crypto instrumented too: SwiftPM builds its own package (Fuzz/JWT) with the
+# fuzzer and address sanitizer on every module; libFuzzer supplies main.
+echo "building jwt"
+swift build --package-path Fuzz/JWT --scratch-path .build/fuzz/jwt-build -c release --sanitize=fuzzer --sanitize=address \
+    2>&1 | grep -E "error|warning: .*Fuzz/JWT|Compiling jwt_fuzz|Build complete" || true
+cp .build/fuzz/jwt-build/release/jwt-fuzz .build/fuzz/jwt-fuzz
+targets="${FUZZ_TARGETS:-socket-io messages jwt}"
+for target in $targets; do
     corpus=".build/fuzz/corpus-$target"
     mkdir -p "$corpus"
     cp -n Fuzz/corpus/"$target"/* "$corpus"/
