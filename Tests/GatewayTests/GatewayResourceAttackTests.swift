@@ -19,6 +19,38 @@ struct GatewayResourceAttackTests {
         }
     }
 
+    /// Sends `session:heartbeat` at `perSecond` for `duration` (or until the gateway cuts the socket); returns how many
+    /// events were written.
+    private func flood(_ client: RawWebSocketClient, perSecond: Int = 10_000, for duration: Duration = .milliseconds(1500))
+        async throws -> Int
+    {
+        let started = ContinuousClock.now
+        var sent = 0
+        while ContinuousClock.now - started < duration {
+            let elapsed = ContinuousClock.now - started
+            let due = Int(Double(perSecond) * (Double(elapsed.components.seconds)
+                + Double(elapsed.components.attoseconds) / 1e18)) - sent
+            guard due > 0 else {
+                try await Task.sleep(for: .milliseconds(5))
+                continue
+            }
+            let batch = min(due, 500)
+            let written = try await offThePool { () -> Int in
+                var count = 0
+                do {
+                    for _ in 0..<batch {
+                        try client.sendText(#"42["session:heartbeat"]"#)
+                        count += 1
+                    }
+                } catch {}
+                return count
+            }
+            sent += written
+            if written < batch { break }  // the gateway closed the socket
+        }
+        return sent
+    }
+
     @Test("100 MB payloads: a WebSocket frame announcing 100 MB, a fragmented message, a polling POST — refused, never buffered")
     func hundredMegabytes() async throws {
         // A request may take a minute here: the row is about size, and 100 MB through a debug build may take a while.
@@ -76,22 +108,7 @@ struct GatewayResourceAttackTests {
             #expect(try await flooder.connect(token: try await fixture.token("flooder")).hasPrefix("40{"))
             let sent = Collector<Int>()
             let figures = try await fixture.measure("10k events/s") {
-                // 100 events every 10 ms for up to 1.5 s, until the gateway cuts the socket.
-                for _ in 0..<150 {
-                    let batch = try await offThePool { () -> Int in
-                        var count = 0
-                        do {
-                            for _ in 0..<100 {
-                                try flooder.sendText(#"42["session:heartbeat"]"#)
-                                count += 1
-                            }
-                        } catch {}
-                        return count
-                    }
-                    sent.append(batch)
-                    if batch < 100 { break }
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                sent.append(try await flood(flooder))
                 let seen = try await offThePool { try flooder.readUntilClosed() }
                 let limited = seen.filter { $0.contains(#""code":"rate_limited""#) }.count
                 #expect(limited >= 50, "refusals answered with error rate_limited (\(limited))")
@@ -102,6 +119,30 @@ struct GatewayResourceAttackTests {
             // RATE_LIMIT_BURST (40) at once, RATE_LIMIT_EVENTS_PER_SECOND (20) after; generous for a slow machine.
             #expect(relayed >= 40 && relayed <= 40 + 20 * 5, "relayed \(relayed) of \(total)")
             #expect(try await fixture.metric(#"gateway_disconnects_total{reason="rate_limited"}"#) == 1)
+            #expect(figures.returnedToBaseline, "\(figures)")
+            try await fixture.expectBystanderServed()
+        }
+    }
+
+    @Test("10k tiny events/s for 1.5 s that are never cut off: still only the token bucket's share is relayed, memory bounded")
+    func sustainedFlood() async throws {
+        try await GatewayProcessFixture.with(environment: ["RATE_LIMIT_DISCONNECT_AFTER": "1000000"]) { fixture in
+            let flooder = try RawWebSocketClient(port: fixture.port)
+            #expect(try await flooder.connect(token: try await fixture.token("sustained")).hasPrefix("40{"))
+            let sent = Collector<Int>()
+            let started = ContinuousClock.now
+            let figures = try await fixture.measure("10k events/s sustained") {
+                sent.append(try await flood(flooder))  // the flooder reads nothing meanwhile
+                try await fixture.expectBystanderServed()
+            }
+            let total = sent.values.reduce(0, +)
+            let relayed = try await fixture.relayed(on: Topics.presenceCommands, by: "sustained").count
+            // The bucket refills while the gateway works through the backlog too: bound by the time until now.
+            let elapsed = Double((ContinuousClock.now - started).components.seconds) + 1
+            let cut = try await fixture.metric(#"gateway_disconnects_total{reason="slow_consumer"}"#)
+            print("ATTACK-FLOOD-SUSTAINED sent=\(total) relayed=\(relayed) slow_consumer_disconnects=\(cut)")
+            #expect(total >= 10_000, "the flood was sent (\(total))")
+            #expect(relayed >= 40 && Double(relayed) <= 40 + 20 * elapsed, "relayed \(relayed) of \(total) in \(elapsed) s")
             #expect(figures.returnedToBaseline, "\(figures)")
             try await fixture.expectBystanderServed()
         }
