@@ -188,19 +188,22 @@ struct GatewayResourceAttackTests {
         }
     }
 
-    @Test("slowloris: dribbled headers, silent and idle connections are closed after HTTP_REQUEST_TIMEOUT_MS")
+    @Test("slowloris: dribbled headers or bodies, silent and idle connections are closed after HTTP_REQUEST_TIMEOUT_MS")
     func slowloris() async throws {
         try await GatewayProcessFixture.with(environment: ["HTTP_REQUEST_TIMEOUT_MS": "1000"]) { fixture in
             let port = fixture.port
             let figures = try await fixture.measure("slowloris") {
-                // 100 upgrades whose headers come one byte at a time, 50 connections that send nothing, and 50 that
-                // got an answer and then stay idle (keep-alive).
+                // 100 upgrades whose headers come one byte at a time, 50 connections that send nothing, 50 that got
+                // an answer and then stay idle (keep-alive), and 50 polling POSTs whose body comes one byte at a time.
                 let connections = try await offThePool { () -> [LoopbackSocket] in
                     var connections: [LoopbackSocket] = []
-                    for index in 0..<200 {
+                    for index in 0..<250 {
                         let connection = try LoopbackSocket(port: port)
                         if index < 100 {
                             try connection.write(Array("GET /ws/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n".utf8))
+                        } else if index >= 200 {
+                            try connection.write(Array(("POST /ws/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\n"
+                                + "Content-Type: text/plain\r\nContent-Length: 100000\r\n\r\n").utf8))
                         } else if index >= 150 {
                             try connection.write(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
                             guard try connection.read()?.starts(with: Array("HTTP/1.1 200".utf8)) == true else {
@@ -220,14 +223,14 @@ struct GatewayResourceAttackTests {
                         var open = 0
                         for (index, connection) in connections.enumerated() where !connection.peerClosed {
                             open += 1
-                            if index < 100 { try? connection.write([byte]) }
+                            if index < 100 || index >= 200 { try? connection.write([byte]) }
                         }
                         return open
                     }
                     if open == 0 { break }
                     round += 1
                     guard round < 150 else {
-                        Issue.record("\(open) of 200 slow connections still open after 30 s")
+                        Issue.record("\(open) of 250 slow connections still open after 30 s")
                         break
                     }
                     try await Task.sleep(for: .milliseconds(200))
@@ -235,7 +238,7 @@ struct GatewayResourceAttackTests {
                 #expect(round >= 2, "the dribblers were served for about the timeout first (\(round) rounds)")
                 try await fixture.expectBystanderServed()
             }
-            #expect(try await fixture.metric(#"gateway_connections_refused_total{reason="request_timeout"}"#) >= 200)
+            #expect(try await fixture.metric(#"gateway_connections_refused_total{reason="request_timeout"}"#) >= 250)
             #expect(figures.returnedToBaseline, "\(figures)")
             #expect(try await httpGet(port: port, path: "/health").status == 200)
         }
