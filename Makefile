@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := librdkafka-dev libhiredis-dev libssl-dev libsqlite3-dev redis-server kcat pkg-config python3-venv
 
-.PHONY: deps apt-deps python-deps build release run test bench fuzz clean
+.PHONY: deps apt-deps python-deps build release run test bench fuzz chaos soak clean
 
 ## deps: Debian packages (librdkafka, hiredis, OpenSSL, redis-server, kcat) and the Python test peers in .venv
 deps: apt-deps python-deps
@@ -61,6 +61,17 @@ bench: deps release
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
 	.build/release/biometricsctl bench notify
 	.build/release/biometricsctl bench verify
+
+## chaos: fault injection under a steady mixed load of SDK clients, every part a real process: kill -9 each service in
+## turn, redis-server stopped and restarted, the broker down 30 s, one of two gateways down; prints what the clients
+## saw, what was lost and the time to recover (bench-results/chaos.md, .json; ~6 min; release build; not a test)
+chaos: deps release
+	.build/release/biometricsctl chaos
+
+## soak: SOAK_MINUTES (default 30) of the same load with connection churn; RSS, open fds, consumer lag and latency
+## percentiles every 10 s, plotted, with a verdict (bench-results/soak.md, .json, .png)
+soak: deps release
+	.build/release/biometricsctl soak --python $(CURDIR)/$(PYTHON)
 
 clean:
 	rm -rf .build $(VENV) .run bench-results

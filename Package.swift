@@ -149,6 +149,7 @@ let package = Package(
             name: "BiometricsClient",
             dependencies: [
                 "SocketIO",
+                "Messages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -165,6 +166,7 @@ let package = Package(
             dependencies: [
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 "NotificationService",  // `bench notify` times the store in process
+                "MetricsExporter",  // `soak` samples consumer lag with the exporter's collector
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

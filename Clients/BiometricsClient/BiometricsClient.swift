@@ -354,7 +354,9 @@ public final class BiometricsClient: Sendable {
             } onCancel: {
                 ended.continuation.finish()
             }
-            detached(reason: reason)
+            // Closed here too: when close() cancelled the wait, the transport is still open, and close() finds it
+            // detached already — left alone, its connection (answering pings) would outlive the client.
+            detached(reason: reason)?.close()
             if Task.isCancelled { return }
             attempt = 1
         }
@@ -386,13 +388,16 @@ public final class BiometricsClient: Sendable {
         return true
     }
 
-    /// The transport ended: requests sent on it cannot be answered any more.
-    private func detached(reason: String) {
-        let lost = state.withLock { state -> [PendingRequest] in
+    /// The transport ended (or the client is closing): requests sent on it cannot be answered any more. Returns the
+    /// transport it detached, for the caller to close.
+    @discardableResult
+    private func detached(reason: String) -> ClientTransport? {
+        let (transport, lost) = state.withLock { state -> (ClientTransport?, [PendingRequest]) in
+            let transport = state.transport
             state.transport = nil
             let lost = state.ackToRequest.values.compactMap { state.requests.removeValue(forKey: $0) }
             state.ackToRequest = [:]
-            return lost
+            return (transport, lost)
         }
         logger.info("connection ended", metadata: ["reason": "\(reason)", "requests.lost": "\(lost.count)"])
         for request in lost {
@@ -400,6 +405,7 @@ public final class BiometricsClient: Sendable {
             request.continuation.resume(throwing: BiometricsClientError(
                 .connectionLost, "connection lost before the answer (\(reason)); the server may have acted on it"))
         }
+        return transport
     }
 
     private func setConnection(_ connection: ConnectionState) {

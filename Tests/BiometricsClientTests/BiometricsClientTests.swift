@@ -95,6 +95,28 @@ struct BiometricsClientTests {
         }
     }
 
+    @Test("close() closes the connection: the gateway's connection gauge drops back (found by `biometricsctl soak`)")
+    func closeEndsTheConnection() async throws {
+        try await ClientFixture.with { fixture in
+            func connections() async throws -> Double? {
+                let metrics = try await httpGet(port: fixture.gatewayPort, path: "/metrics").body
+                return metrics.split(separator: "\n").first { $0.hasPrefix("gateway_connections ") }
+                    .flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let client = fixture.client("carol")
+            client.start()
+            try await client.waitUntilConnected()
+            try await waitUntil("the gateway counts the connection", timeout: .seconds(15)) {
+                try await connections() == 1
+            }
+            await client.close()
+            // Before the fix the closed client kept its WebSocket open (and answered pings) for ever.
+            try await waitUntil("the gateway sees the connection closed", timeout: .seconds(15)) {
+                try await connections() == 0
+            }
+        }
+    }
+
     @Test("a refused token ends in disconnected without retrying; back-off grows with jitter and is capped")
     func refusalAndBackoff() async throws {
         var configuration = BiometricsClientConfiguration(url: "http://127.0.0.1:1") { "not-a-token" }

@@ -99,12 +99,7 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         let report = try await benchmark.run()
         print(report.renderTable())
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let url = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(report).write(to: url, options: .atomic)
+        try BenchReport.writeJSON(report, to: output)
         print("\nresults: \(output)")
     }
 }
@@ -266,12 +261,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let result = try await benchmark.run()
         print(result.renderTable())
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let json = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(result).write(to: json, options: .atomic)
+        try BenchReport.writeJSON(result, to: output)
         var plotted: String?
         if !plot.isEmpty {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: plot).deletingLastPathComponent(),
@@ -283,10 +273,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                 print("note: no plot: \(run.map { "\($0.status): \($0.stderr)" } ?? "\(python) did not start")")
             }
         }
-        let markdown = URL(fileURLWithPath: report)
-        try FileManager.default.createDirectory(at: markdown.deletingLastPathComponent(),
-                                                withIntermediateDirectories: true)
-        try Data(result.renderMarkdown(plotFile: plotted).utf8).write(to: markdown, options: .atomic)
+        try BenchReport.writeText(result.renderMarkdown(plotFile: plotted), to: report)
         print("\nresults: \(output), \(report)\(plotted.map { _ in ", \(plot)" } ?? "")")
     }
 }
@@ -360,14 +347,8 @@ struct NotifyBenchCommand: AsyncParsableCommand {
         }
         let result = try await benchmark.run()
         print(result.renderTable())
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        for (path, data) in [(output, try encoder.encode(result)), (report, Data(result.renderMarkdown().utf8))] {
-            let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
-        }
+        try BenchReport.writeJSON(result, to: output)
+        try BenchReport.writeText(result.renderMarkdown(), to: report)
         print("\nresults: \(output), \(report)")
     }
 }
@@ -376,7 +357,7 @@ struct NotifyBenchCommand: AsyncParsableCommand {
 ///
 /// Writes the bootstrap address to `--address-file` (atomically, once every topic exists) and runs until SIGTERM,
 /// or until its standard input reaches EOF with `--watch-stdin` (the benchmark holds the pipe: if it dies, so does
-/// the broker).
+/// the broker); with `--watch-stdin` the lines `down` and `up` take the broker down and back (``BrokerProcess/setDown()``).
 struct BrokerProcessCommand: AsyncParsableCommand {
     /// Command description; hidden from help.
     static let configuration = CommandConfiguration(
@@ -393,7 +374,7 @@ struct BrokerProcessCommand: AsyncParsableCommand {
     @Option(help: "Partitions per topic.")
     var partitions = 12
 
-    @Flag(help: "Exit when standard input reaches EOF.")
+    @Flag(help: "Exit when standard input reaches EOF; lines `down` / `up` on it take the broker down and back.")
     var watchStdin = false
 
     /// Starts the broker, publishes its address and waits.
@@ -405,8 +386,21 @@ struct BrokerProcessCommand: AsyncParsableCommand {
         try Data(broker.bootstrapServers.utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
         if watchStdin {
             let thread = Thread {
+                // Lines `down` / `up` take the broker down (connections refused and dropped, its log kept) and back.
+                var line: [UInt8] = []
                 var byte: UInt8 = 0
-                while read(0, &byte, 1) > 0 {}
+                while read(0, &byte, 1) > 0 {
+                    guard byte == UInt8(ascii: "\n") else {
+                        line.append(byte)
+                        continue
+                    }
+                    switch String(decoding: line, as: UTF8.self) {
+                    case "down": broker.setDown()
+                    case "up": broker.setUp()
+                    default: break
+                    }
+                    line = []
+                }
                 _exit(0)
             }
             thread.start()

@@ -8,7 +8,8 @@ public struct BiometricsCtl: AsyncParsableCommand {
         abstract: "Run the dev broker, provision topics, mint dev tokens and benchmark the Kafka client.",
         subcommands: [
             DevCommand.self, BrokerCommand.self, TopicsCommand.self, TokenCommand.self, EnrollCommand.self,
-            RevokeCommand.self, ClientCommand.self, BenchCommand.self, ReplayCommand.self, TailCommand.self,
+            RevokeCommand.self, ClientCommand.self, BenchCommand.self, ChaosCommand.self, SoakCommand.self,
+            ReplayCommand.self, TailCommand.self,
             DeadLetterCommand.self,
         ])
 

@@ -669,7 +669,8 @@ enum CPUTime {
 /// The embedded broker in a child process (`biometricsctl bench broker-process`), optionally pinned to a CPU.
 ///
 /// Its standard input is a pipe this process holds open: if this process dies, the broker sees EOF and exits,
-/// so no broker outlives the benchmark. ``stop()`` ends it with SIGTERM.
+/// so no broker outlives the benchmark; the same pipe carries ``setDown()`` / ``setUp()``. ``stop()`` ends it with
+/// SIGTERM.
 ///
 /// `@unchecked Sendable`: `process` is `Sendable` and `stdinWriter` immutable; `stopped` is only touched under `lock`.
 final class BrokerProcess: @unchecked Sendable {
@@ -691,8 +692,9 @@ final class BrokerProcess: @unchecked Sendable {
     var pid: pid_t { process.pid }
 
     /// Spawns the broker process and waits until it wrote its address (its topics exist by then).
-    static func start(topics: [String], partitions: Int, directory: String, prefix: [String]) async throws
-        -> BrokerProcess
+    /// `executable` is the `biometricsctl` to run; `nil` means this process's own executable.
+    static func start(topics: [String], partitions: Int, directory: String, prefix: [String],
+                      executable: String? = nil) async throws -> BrokerProcess
     {
         let addressFile = directory + "/broker.address"
         let logFile = URL(fileURLWithPath: directory + "/broker.log")
@@ -700,8 +702,8 @@ final class BrokerProcess: @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw BenchError("pipe failed: errno \(errno)") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
+        let executable = executable
+            ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let command = prefix + [executable, "bench", "broker-process", "--address-file", addressFile,
                                 "--partitions", "\(partitions)", "--watch-stdin"]
             + topics.flatMap { ["--topic", $0] }
@@ -735,6 +737,21 @@ final class BrokerProcess: @unchecked Sendable {
             process.terminateBlocking(grace: .zero)
             close(fds[1])
             throw error
+        }
+    }
+
+    /// Takes the broker down: it drops every connection and refuses new ones, keeping its topics, logs and committed
+    /// offsets (librdkafka's `rd_kafka_mock_broker_set_down`), as a broker that is down and comes back with its disk.
+    func setDown() { command("down") }
+
+    /// Brings the broker back after ``setDown()``.
+    func setUp() { command("up") }
+
+    private func command(_ line: String) {
+        lock.withLock {
+            guard !stopped, process.isRunning else { return }  // a dead reader would raise SIGPIPE
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(stdinWriter, $0.baseAddress, $0.count) }
         }
     }
 

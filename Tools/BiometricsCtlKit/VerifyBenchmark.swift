@@ -50,7 +50,7 @@ struct VerifyBenchmark: Sendable {
     }
 
     let options: Options
-    let programs: VerifyBenchPrograms
+    let programs: StackPrograms
     let logger: Logger
     let progress: @Sendable (String) -> Void
 
