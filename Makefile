@@ -47,7 +47,8 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes, FUZZ_RUNS executions each (default 1M)
+## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes and the JWT path, FUZZ_RUNS executions each
+## (default 1M); FUZZ_TARGETS picks some (socket-io messages jwt)
 fuzz:
 	Fuzz/run.sh
 

@@ -208,6 +208,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),  // hand-made tokens for the attack matrix
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
