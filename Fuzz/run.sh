@@ -2,7 +2,8 @@
 # Builds each fuzz target with libFuzzer and AddressSanitizer and runs it for FUZZ_RUNS executions from its seed
 # corpus. A crash, leak or hang stops the run with the input saved as .build/fuzz/<target>-crash-…; turn it into a
 # regression test (the input as a golden vector) before fixing. FUZZ_TARGETS picks targets (default: all three).
-#   socket-io, messages: swiftc, the entry file together with the sources of the module it exercises.
+#   socket-io, messages: swiftc, the entry file together with the sources of the module it exercises (and of
+#        JSONText, compiled into the same module: their `import JSONText` is conditional for this).
 #   jwt: the JWT path needs jwt-kit and swift-crypto instrumented too, so SwiftPM builds the package Fuzz/JWT (Shared/Auth
 #        plus the entry) with the fuzzer and address sanitizer on every module; libFuzzer supplies main.
 set -euo pipefail
@@ -18,8 +19,8 @@ build() {  # target entry-file module-sources…
 for target in $targets; do
     echo "building $target"
     case $target in
-        socket-io) build socket-io Fuzz/SocketIOFuzz.swift Shared/SocketIO/*.swift ;;
-        messages) build messages Fuzz/MessagesFuzz.swift Shared/Messages/*.swift ;;
+        socket-io) build socket-io Fuzz/SocketIOFuzz.swift Shared/JSONText/*.swift Shared/SocketIO/*.swift ;;
+        messages) build messages Fuzz/MessagesFuzz.swift Shared/JSONText/*.swift Shared/Messages/*.swift ;;
         jwt)
             cp Package.resolved Fuzz/JWT/Package.resolved  # the versions the main package pins
             swift build --package-path Fuzz/JWT --scratch-path .build/fuzz/jwt-build -c release \
