@@ -54,8 +54,9 @@ fuzz:
 
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
 ## storm; notification service end to end; verify round trips through gateway → Kafka → worker → Kafka →
-## gateway (release build; not a test)
+## gateway; the envelope codec's CPU per message (release build; not a test)
 bench: deps release
+	.build/release/biometricsctl bench codec
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect
