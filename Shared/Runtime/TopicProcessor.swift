@@ -41,6 +41,11 @@ public struct TopicProcessor: Service {
     public func run() async throws {
         let duration = Timer(label: "messaging_process_duration_seconds", dimensions: [("topic", topic)],
                              preferredDisplayUnit: .seconds)
+        // Made once: a metric looked up by label and dimensions per record costs a lock and hashing each time.
+        let outcomes = Dictionary(uniqueKeysWithValues: Outcome.allCases.map { outcome in
+            (outcome, Counter(label: "messaging_process_messages_total",
+                              dimensions: [("topic", topic), ("outcome", outcome.rawValue)]))
+        })
         let limiter = InFlightLimiter(limit: maxInFlight)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { lanes in
@@ -50,7 +55,7 @@ public struct TopicProcessor: Service {
                     if queues[record.partition] == nil {
                         let (queue, continuation) = AsyncStream.makeStream(of: KafkaMessage.self)
                         queues[record.partition] = continuation
-                        lanes.addTask { try await lane(queue, limiter: limiter, duration: duration) }
+                        lanes.addTask { try await lane(queue, limiter: limiter, duration: duration, outcomes: outcomes) }
                     }
                     queues[record.partition]?.yield(record)
                 }
@@ -65,7 +70,8 @@ public struct TopicProcessor: Service {
 
     /// Handles one partition's records in order, committing each after it is handled. A record that can be neither
     /// handled nor dead-lettered stops the processor (closing the consumer ends the reading).
-    private func lane(_ queue: AsyncStream<KafkaMessage>, limiter: InFlightLimiter, duration: Timer) async throws {
+    private func lane(_ queue: AsyncStream<KafkaMessage>, limiter: InFlightLimiter, duration: Timer,
+                      outcomes: [Outcome: Counter]) async throws {
         var stopped = false
         var failure: TopicProcessorError?
         for await record in queue {
@@ -75,8 +81,7 @@ public struct TopicProcessor: Service {
             let outcome = await process(record)
             let elapsed = ContinuousClock.now - start
             duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-            Counter(label: "messaging_process_messages_total", dimensions: [("topic", topic), ("outcome", outcome.rawValue)])
-                .increment()
+            outcomes[outcome]?.increment()
             switch outcome {
             case .handled, .deadlettered:
                 consumer.commit(record)
@@ -91,7 +96,7 @@ public struct TopicProcessor: Service {
         if let failure { throw failure }
     }
 
-    enum Outcome: String { case handled, deadlettered, abandoned, cancelled }
+    enum Outcome: String, CaseIterable { case handled, deadlettered, abandoned, cancelled }
 
     private func process(_ record: KafkaMessage) async -> Outcome {
         var metadata: Logger.Metadata = [

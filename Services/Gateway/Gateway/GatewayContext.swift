@@ -71,8 +71,12 @@ final class GatewayContext: Sendable {
 /// Gateway metrics (bounded labels only: event names come from the fixed client event list or "unknown").
 enum GatewayMetrics {
     static let connections = Meter(label: "gateway_connections")
+    /// One counter per client event, made once (a lookup by label per event costs a lock and hashing).
+    private static let eventsInByName = Dictionary(uniqueKeysWithValues: ClientEvent.allCases.map {
+        ($0.rawValue, Counter(label: "gateway_events_received_total", dimensions: [("event", $0.rawValue)]))
+    })
     static func eventsIn(_ event: String) -> Counter {
-        Counter(label: "gateway_events_received_total", dimensions: [("event", event)])
+        eventsInByName[event] ?? Counter(label: "gateway_events_received_total", dimensions: [("event", event)])
     }
     static let eventsOut = Counter(label: "gateway_events_sent_total")
     static func rejected(_ reason: String) -> Counter {

@@ -32,6 +32,14 @@ public struct VerificationHandler: Sendable {
         self.logger = logger
     }
 
+    // Made once: a metric looked up by label and dimensions per verify costs a lock and hashing each time.
+    private static let verifyDuration = Timer(label: "verification_verify_duration_seconds", preferredDisplayUnit: .seconds)
+    private static let verifications = Dictionary(uniqueKeysWithValues: VerificationReason.allCases.map { reason in
+        (reason, Counter(label: "verification_verifications_total", dimensions: [
+            ("result", reason.isSuccess ? "success" : "failure"), ("reason", reason.rawValue),
+        ]))
+    })
+
     static func doneKey(_ id: UUID) -> String { "verification:done:\(id.uuidString.lowercased())" }
 
     /// Handles one command; throwing sends it to the dead-letter topic (a verify is answered `unavailable` first).
@@ -245,11 +253,8 @@ public struct VerificationHandler: Sendable {
         }
         let elapsed = clock.now - start
         let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        Timer(label: "verification_verify_duration_seconds", preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(latencyMs * 1_000_000))
-        Counter(label: "verification_verifications_total", dimensions: [
-            ("result", reason.isSuccess ? "success" : "failure"), ("reason", reason.rawValue),
-        ]).increment()
+        Self.verifyDuration.recordNanoseconds(Int64(latencyMs * 1_000_000))
+        Self.verifications[reason]?.increment()
         logger.info("verification", metadata: [
             "biometric.record_id": "\(command.recordId)", "enduser.id": "\(principal.userId)",
             "verification.reason": "\(reason.rawValue)", "verification.latency_ms": "\(latencyMs)",
