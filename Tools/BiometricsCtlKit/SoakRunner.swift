@@ -109,7 +109,7 @@ struct SoakReport: Sendable, Codable {
             "",
             Self.criterion,
             "",
-            "| series | mean | slope / h | growth (last ⅔) | allowed | flat |",
+            "| series | mean | slope / h | growth after warm-up | allowed | flat |",
             "|---|---|---|---|---|---|",
         ]
         lines += trends.map {
