@@ -149,6 +149,7 @@ let package = Package(
             name: "BiometricsClient",
             dependencies: [
                 "SocketIO",
+                "Messages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import enum Messages.Base64URL
 import SocketIO
 
 extension BiometricsClient {
@@ -88,19 +89,5 @@ extension BiometricsClient {
             throw BiometricsClientError(.serviceRefused, message, reason: answer["reason"]?.stringValue)
         }
         if key != nil { throw BiometricsClientError(.unexpectedAnswer, "answer without \(key!): \(answer.jsonString.prefix(200))") }
-    }
-}
-
-/// base64url without padding (challenges and signatures).
-enum Base64URL {
-    static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }

@@ -78,10 +78,12 @@ final class ClientTransport: Sendable {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
                         leftOverBytesStrategy: .forwardBytes,
                         withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                            context.pipeline.syncOperations.removeHandler(name: UpgradeRequestHandler.name, promise: nil)
+                            context.pipeline.syncOperations.removeHandler(
+                                name: WebSocketUpgradeRequestHandler.name, promise: nil)
                         }))
                     try channel.pipeline.syncOperations.addHandler(
-                        UpgradeRequestHandler(head: head, refused: { connected.fail($0) }), name: UpgradeRequestHandler.name)
+                        WebSocketUpgradeRequestHandler(head: head, refused: { connected.fail($0) }),
+                        name: WebSocketUpgradeRequestHandler.name)
                 }
             }
         let channel: any Channel
@@ -151,34 +153,38 @@ struct ConnectAnswer: Sendable {
     let payload: SocketIOObject?
 }
 
-/// Sends the upgrade request once connected and reports an answer that is not an upgrade as a failure.
-private final class UpgradeRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+/// Sends the WebSocket upgrade request once connected (`NIOWebSocketClientUpgrader` adds the upgrade headers) and
+/// reports an answer that is not an upgrade (a 400/429 refusal) as a failure. Remove it by ``name`` when the upgrade
+/// completes: WebSocket frames must not reach it. Shared with the load generators of `biometricsctl bench`.
+package final class WebSocketUpgradeRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPClientResponsePart
+    package typealias OutboundOut = HTTPClientRequestPart
 
-    static let name = "biometrics-client-upgrade-request"
+    /// The handler's name in the pipeline.
+    package static let name = "websocket-upgrade-request"
     private let head: HTTPRequestHead
     private let refused: (any Error) -> Void
 
-    init(head: HTTPRequestHead, refused: @escaping (any Error) -> Void) {
+    /// A handler sending `head`; `refused` gets a `BiometricsClientError` for a refusal or the pipeline's error.
+    package init(head: HTTPRequestHead, refused: @escaping (any Error) -> Void) {
         self.head = head
         self.refused = refused
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head(let response) = unwrapInboundIn(data) {
             refused(BiometricsClientError(.connectionFailed, "WebSocket upgrade refused: HTTP \(response.status.code)"))
             context.close(promise: nil)
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         refused(BiometricsClientError(.connectionFailed, "\(error)"))
         context.close(promise: nil)
     }

@@ -110,6 +110,35 @@ public final class KafkaAdmin: Sendable {
         return try await searchOffset(for: timestamp, in: partition, low: low, high: high, timeout: timeout)
     }
 
+    /// ``offset(for:in:timeout:)`` for many partitions at once, with their high watermarks: one ListOffsets request
+    /// for all of them and, where the broker cannot answer, the searches in parallel (a gateway's start waits on this
+    /// for every partition; one after the other took seconds).
+    public func offsets(for timestamp: Date, in partitions: [TopicPartition], timeout: Duration = .seconds(30))
+        async throws -> [TopicPartition: (offset: Int64, high: Int64)]
+    {
+        let marks = try await withThrowingTaskGroup(of: (TopicPartition, (low: Int64, high: Int64)).self) { group in
+            for partition in partitions { group.addTask { (partition, try await self.watermarks(partition)) } }
+            return try await group.reduce(into: [TopicPartition: (low: Int64, high: Int64)]()) { $0[$1.0] = $1.1 }
+        }
+        let nonEmpty = partitions.filter { marks[$0].map { $0.low < $0.high } ?? false }
+        let answers = nonEmpty.isEmpty ? [:] : try await offsetsForTimes(timestamp, partitions: nonEmpty)
+        return try await withThrowingTaskGroup(of: (TopicPartition, Int64, Int64).self) { group in
+            for partition in partitions {
+                let (low, high) = marks[partition]!
+                group.addTask {
+                    if low >= high { return (partition, high, high) }
+                    if let answer = answers[partition] ?? nil { return (partition, answer, high) }
+                    let found = try await self.searchOffset(for: timestamp, in: partition, low: low, high: high,
+                                                            timeout: timeout)
+                    return (partition, found, high)
+                }
+            }
+            return try await group.reduce(into: [TopicPartition: (offset: Int64, high: Int64)]()) {
+                $0[$1.0] = (min($1.1, $1.2), $1.2)
+            }
+        }
+    }
+
     /// Binary search over [low, high) reading one message per probe with an assign-mode consumer.
     func searchOffset(for timestamp: Date, in partition: TopicPartition, low: Int64, high: Int64,
                       timeout: Duration) async throws -> Int64

@@ -80,27 +80,50 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Produces a message and waits for the broker's acknowledgement.
-    @discardableResult
     ///
     /// Cancelling the task stops the wait (throwing `CancellationError`), not the delivery: librdkafka may still
     /// deliver the message.
+    @discardableResult
     public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
+        try await send([message])[0]
+    }
+
+    /// Produces messages back to back, in order, then waits for every acknowledgement; returns the reports in order.
+    @discardableResult
+    ///
+    /// Handed to librdkafka together, they usually travel in one produce request instead of one round trip each.
+    /// If librdkafka refuses one, the rest are not produced (so a key's order holds) and the first error is thrown
+    /// once the ones already produced are acknowledged or failed. Cancellation stops the wait, not the deliveries.
+    public func send(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
         try checkOpen()
-        await limiter.acquire()
-        let waiter = DeliveryWaiter()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                guard waiter.install(continuation) else { return }  // cancelled before it started
-                let opaque = Unmanaged.passRetained(waiter).toOpaque()
-                if let error = produce(message, opaque: opaque) {
-                    Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
-                    limiter.release()
-                    waiter.complete(.failure(error))
-                }
+        var waiters: [DeliveryWaiter] = []
+        waiters.reserveCapacity(messages.count)
+        var refused: KafkaError?
+        for message in messages {
+            await limiter.acquire()
+            let waiter = DeliveryWaiter()
+            waiters.append(waiter)
+            let opaque = Unmanaged.passRetained(waiter).toOpaque()
+            if let error = produce(message, opaque: opaque) {
+                Unmanaged<DeliveryWaiter>.fromOpaque(opaque).release()
+                limiter.release()
+                waiter.complete(.failure(error))
+                refused = error
+                break
             }
-        } onCancel: {
-            waiter.cancel()
         }
+        var reports: [DeliveryReport] = []
+        reports.reserveCapacity(messages.count)
+        var failure: (any Error)?
+        for waiter in waiters {
+            do {
+                reports.append(try await waiter.wait())
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure = refused ?? failure { throw failure }
+        return reports
     }
 
     /// Produces a message without waiting for its acknowledgement; waits only while `maxInFlight` messages are
@@ -208,41 +231,64 @@ public final class KafkaProducer: Service, Sendable {
 
 /// Resumes one awaiting `send` when its delivery report arrives, or when the sender is cancelled — whichever
 /// comes first; the delivery callback releases the reference the message opaque held.
+/// One message's wait for its delivery report, which may arrive before anyone waits (batched sends).
 private final class DeliveryWaiter: Sendable {
     private enum State {
-        case waiting
-        case installed(CheckedContinuation<DeliveryReport, any Error>)
+        case pending
+        case waiting(CheckedContinuation<DeliveryReport, any Error>)
+        case reported(Result<DeliveryReport, KafkaError>)
         case finished
     }
-    private let state = Mutex(State.waiting)
+    private let state = Mutex(State.pending)
 
-    /// Stores the continuation; false (having resumed it with `CancellationError`) if already cancelled.
-    func install(_ continuation: CheckedContinuation<DeliveryReport, any Error>) -> Bool {
-        let cancelled = state.withLock { state -> Bool in
-            guard case .waiting = state else { return true }
-            state = .installed(continuation)
-            return false
+    /// Waits for the report (at once if it came already); cancellation stops the wait and drops a later report.
+    func wait() async throws -> DeliveryReport {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<DeliveryReport, any Error>) in
+                let ready = state.withLock { state -> Result<DeliveryReport, any Error>? in
+                    switch state {
+                    case .pending:
+                        state = .waiting(continuation)
+                        return nil
+                    case .reported(let result):
+                        state = .finished
+                        return result.mapError { $0 as any Error }
+                    case .waiting, .finished:
+                        return .failure(CancellationError())
+                    }
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            cancel()
         }
-        if cancelled { continuation.resume(throwing: CancellationError()) }
-        return !cancelled
     }
 
-    /// Resumes the sender with the delivery report (at most once).
+    /// Hands over the delivery report (kept until ``wait()`` when nobody waits yet; at most once).
     func complete(_ result: Result<DeliveryReport, KafkaError>) {
-        take()?.resume(with: result.mapError { $0 as any Error })
+        let waiting = state.withLock { state -> CheckedContinuation<DeliveryReport, any Error>? in
+            switch state {
+            case .pending:
+                state = .reported(result)
+                return nil
+            case .waiting(let continuation):
+                state = .finished
+                return continuation
+            case .reported, .finished:
+                return nil
+            }
+        }
+        waiting?.resume(with: result.mapError { $0 as any Error })
     }
 
-    /// Stops the sender's wait; a later report is dropped.
+    /// Stops the wait; a later report is dropped.
     func cancel() {
-        take()?.resume(throwing: CancellationError())
-    }
-
-    private func take() -> CheckedContinuation<DeliveryReport, any Error>? {
-        state.withLock { state in
+        let waiting = state.withLock { state -> CheckedContinuation<DeliveryReport, any Error>? in
             defer { state = .finished }
-            if case .installed(let continuation) = state { return continuation }
+            if case .waiting(let continuation) = state { return continuation }
             return nil
         }
+        waiting?.resume(throwing: CancellationError())
     }
 }
 

@@ -25,8 +25,10 @@ struct StrictContainer<Key: CodingKey & CaseIterable> {
     /// Opens the decoder's object; throws `unknown_field` for a key outside `Key` and `ignoring`.
     init(_ decoder: any Decoder, ignoring: Set<String> = []) throws {
         let raw = try decoder.container(keyedBy: AnyCodingKey.self)
-        let known = Set(Key.allCases.map(\.stringValue)).union(ignoring)
-        if let unknown = raw.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+        // Checked key by key (no set of known keys built per object: this runs for every object of every message);
+        // the first unknown key in sorted order is reported, so the error does not depend on key order.
+        let unknownKeys = raw.allKeys.lazy.map(\.stringValue).filter { Key(stringValue: $0) == nil && !ignoring.contains($0) }
+        if let unknown = unknownKeys.min() {
             throw MessageError(
                 .unknownField, field: CodingPath.render(decoder.codingPath, AnyCodingKey(unknown)), "is not allowed")
         }

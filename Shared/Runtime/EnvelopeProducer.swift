@@ -32,6 +32,13 @@ public struct EnvelopeProducer: Sendable {
         try await producer.send(message(payload, key: key, id: id, principal: principal, reply: reply, headers: headers))
     }
 
+    /// Sends envelopes made with ``message(_:key:id:principal:reply:headers:)`` back to back (usually one produce
+    /// request), in order, and waits for every acknowledgement.
+    @discardableResult
+    public func send(_ messages: [OutgoingMessage]) async throws -> [DeliveryReport] {
+        try await producer.send(messages)
+    }
+
     /// Like ``send(_:key:id:principal:reply:headers:)`` but without waiting for the acknowledgement (back-pressure only).
     public func enqueue<P: MessagePayload>(
         _ payload: P, key: String, id: UUID = UUID(), principal: Principal? = nil, reply: ReplyTo? = nil,
@@ -40,8 +47,10 @@ public struct EnvelopeProducer: Sendable {
         try await producer.enqueue(message(payload, key: key, id: id, principal: principal, reply: reply, headers: headers))
     }
 
-    private func message<P: MessagePayload>(
-        _ payload: P, key: String, id: UUID, principal: Principal?, reply: ReplyTo?, headers: [KafkaHeader]
+    /// The Kafka message of an envelope around `payload` (validated and encoded), for a batched ``send(_:)``.
+    public func message<P: MessagePayload>(
+        _ payload: P, key: String, id: UUID = UUID(), principal: Principal? = nil, reply: ReplyTo? = nil,
+        headers: [KafkaHeader] = []
     ) throws -> OutgoingMessage {
         let envelope = Envelope(id: id, source: source, principal: principal, reply: reply, payload: payload)
         let value = try MessageCoding.encode(envelope)

@@ -192,6 +192,18 @@ final class ClientFixture: Sendable {
             }.count
     }
 
+    /// Waits until the gateway's `connection:rooms` record of `socketId` listing `room` is on `gateway.connections`:
+    /// what a gateway killed with -9 had not yet handed to Kafka is lost, and recovery then (rightly) fails.
+    func waitForRoomsRecord(socketId: String, room: String, timeout: Duration = .seconds(20)) async throws {
+        let found = try await TopicReader(bootstrapServers: broker.bootstrapServers, logger: logger)
+            .records(on: Topics.gatewayConnections, count: 1, timeout: timeout) { record in
+                guard let rooms = (try? MessageCoding.decodeMessage(from: Data(record.value), topic: record.topic))?
+                    .payload as? ConnectionRooms else { return false }
+                return rooms.socketId == socketId && rooms.rooms.contains(room)
+            }
+        if found.isEmpty { throw FixtureError("no connection:rooms record of \(socketId) with \(room) within \(timeout)") }
+    }
+
     /// Whether `client` is in `record`'s room: verifies (with a wrong signature) until `verification-started`, which
     /// goes to the room, reaches it (a subscribe re-sent after a reconnect travels through Kafka first).
     func roomDelivers(to client: BiometricsClient, record: String, challenge: String) async throws -> Bool {

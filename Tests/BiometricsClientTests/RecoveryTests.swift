@@ -27,6 +27,7 @@ struct RecoveryTests {
             try await fixture.deliver([Delivery.control(DeliveryControl(action: .join, room: "room:team-r"), to: .socket(socketID))])
             try await fixture.deliver([Delivery.event("test:missed", data: ["n": -1], to: .room("room:team-r"))])
             try await waitUntil("the join applied (a room event arrived)") { received.count == 1 }
+            try await fixture.waitForRoomsRecord(socketId: socketID, room: "room:team-r")
 
             await fixture.killGateway()
             while let state = await states.next() { if case .reconnecting = state { break } }

@@ -40,6 +40,25 @@ struct KafkaClientTests {
         await producer.close()
     }
 
+    @Test("a batch send returns every report in order, across topics, and keeps a key's order")
+    func batchSend() async throws {
+        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 4), NewTopic(name: "other", partitions: 1)])
+        let producer = try fixture.producer()
+        #expect(try await producer.send([OutgoingMessage]()).isEmpty)
+        let batch = (0..<5).map { OutgoingMessage(topic: "events", key: "user-9", value: bytes("\($0)")) }
+            + [OutgoingMessage(topic: "other", partition: 0, key: "audit", value: bytes("audit"))]
+        let reports = try await producer.send(batch)
+        #expect(reports.map(\.topicPartition.topic) == ["events", "events", "events", "events", "events", "other"])
+        #expect(reports.prefix(5).map(\.offset) == [0, 1, 2, 3, 4])
+        #expect(Set(reports.prefix(5).map(\.topicPartition.partition)).count == 1)
+        let partition = reports[0].topicPartition
+        let consumer = try fixture.consumer(.assign([partition: .beginning]))
+        #expect(await fixture.read(5, from: consumer).map { String(decoding: $0.value, as: UTF8.self) }
+            == ["0", "1", "2", "3", "4"])
+        await consumer.close()
+        await producer.close()
+    }
+
     @Test("enqueue applies back-pressure instead of failing, and close flushes everything")
     func enqueueBackPressure() async throws {
         let fixture = try KafkaFixture()

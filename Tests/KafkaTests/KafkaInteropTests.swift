@@ -67,6 +67,28 @@ struct KafkaInteropTests {
         #expect(try await admin.offset(for: base.addingTimeInterval(1000), in: partition) == 100)
     }
 
+    @Test("the binary search is exact over 20,000 messages, wherever the timestamp falls")
+    func offsetByTimestampLarge() async throws {
+        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let producer = try fixture.producer()
+        let base = Date(timeIntervalSince1970: 1_790_000_000)
+        let count = 20_000
+        for chunk in stride(from: 0, to: count, by: 1_000) {  // one message per 10 ms of a made-up timeline
+            try await producer.send((chunk..<chunk + 1_000).map { index in
+                OutgoingMessage(topic: "events", partition: 0, key: "k", value: bytes("\(index)"),
+                                timestamp: base.addingTimeInterval(Double(index) / 100))
+            })
+        }
+        await producer.close()
+        let admin = try KafkaAdmin(configuration: fixture.kafka, logger: fixture.logger)
+        let partition = TopicPartition(topic: "events", partition: 0)
+        for target in [0, 1, 5_871, 9_999, 10_000, 14_321, 19_998, 19_999] {
+            let found = try await admin.offset(for: base.addingTimeInterval(Double(target) / 100), in: partition)
+            #expect(found == Int64(target), "searching for message \(target)")
+        }
+        #expect(try await admin.offset(for: base.addingTimeInterval(Double(count)), in: partition) == Int64(count))
+    }
+
     /// librdkafka 2.0's mock cluster has no CreateTopics handler (topics are pre-created instead), so here the
     /// request must fail cleanly within its timeout; on a real cluster the same call creates the topics.
     @Test("createTopics fails cleanly where the broker cannot create topics, and rejects bad specs up front")

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Messages
 import VerificationWorker
 
 /// A P-256 key pair that signs in both accepted encodings.

@@ -336,9 +336,20 @@ struct VerificationWorkerTests {
             }
         }
         try await waitUntilDelivered()
-        // Window 2: everything sent, the worker dies before marking it; the command comes again.
-        var stored = try #require(try await plan())
-        stored.stage = .planned
+        // Window 2: everything sent, the worker dies before marking it; the command comes again. The stored plan
+        // (slim once delivered) is put back as it was before: planned, holding exactly what the worker sent.
+        let sentAudit = try #require(try await fixture.audits(count: 1).first)
+        let sent = try await fixture.records(on: Topics.gatewayDeliveries, count: 1_000, timeout: .seconds(2))
+            .compactMap { record -> CommandPlan.Outgoing? in
+                guard record.keyString == socketId,
+                      let decoded = try? MessageCoding.decodeMessage(from: Data(record.value), topic: record.topic),
+                      let delivery = decoded.payload as? Delivery, case .event(let event) = delivery.content,
+                      ["biometric:verification-started", "biometric:verification-result"].contains(event.name)
+                else { return nil }
+                return CommandPlan.Outgoing(delivery: delivery, key: socketId, id: decoded.header.id)
+            }
+        #expect(sent.count == 2)
+        let stored = CommandPlan(audit: sentAudit.audit, auditId: sentAudit.id, deliveries: sent)
         _ = try await redis.set(doneKey, String(decoding: try MessageCoding.encode(stored), as: UTF8.self))
         try await fixture.produce([redelivery])
         try await waitUntilDelivered()

@@ -99,12 +99,7 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         let report = try await benchmark.run()
         print(report.renderTable())
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let url = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(report).write(to: url, options: .atomic)
+        try BenchReport.writeJSON(report, to: output)
         print("\nresults: \(output)")
     }
 }
@@ -266,12 +261,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let result = try await benchmark.run()
         print(result.renderTable())
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let json = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(result).write(to: json, options: .atomic)
+        try BenchReport.writeJSON(result, to: output)
         var plotted: String?
         if !plot.isEmpty {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: plot).deletingLastPathComponent(),
@@ -283,10 +273,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                 print("note: no plot: \(run.map { "\($0.status): \($0.stderr)" } ?? "\(python) did not start")")
             }
         }
-        let markdown = URL(fileURLWithPath: report)
-        try FileManager.default.createDirectory(at: markdown.deletingLastPathComponent(),
-                                                withIntermediateDirectories: true)
-        try Data(result.renderMarkdown(plotFile: plotted).utf8).write(to: markdown, options: .atomic)
+        try BenchReport.writeText(result.renderMarkdown(plotFile: plotted), to: report)
         print("\nresults: \(output), \(report)\(plotted.map { _ in ", \(plot)" } ?? "")")
     }
 }
@@ -360,14 +347,8 @@ struct NotifyBenchCommand: AsyncParsableCommand {
         }
         let result = try await benchmark.run()
         print(result.renderTable())
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        for (path, data) in [(output, try encoder.encode(result)), (report, Data(result.renderMarkdown().utf8))] {
-            let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
-        }
+        try BenchReport.writeJSON(result, to: output)
+        try BenchReport.writeText(result.renderMarkdown(), to: report)
         print("\nresults: \(output), \(report)")
     }
 }

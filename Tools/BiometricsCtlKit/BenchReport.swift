@@ -3,6 +3,25 @@ import Foundation
 /// What the benchmark reports (`bench kafka`, `bench gateway`) share: number formats, aligned text rows, Markdown
 /// tables and goal verdicts.
 enum BenchReport {
+    /// Writes `value` as pretty, key-sorted JSON (ISO 8601 dates) to `path`, creating its directory.
+    static func writeJSON(_ value: some Encodable, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try write(try encoder.encode(value), to: path)
+    }
+
+    /// Writes `text` to `path`, creating its directory.
+    static func writeText(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+
+    private static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url, options: .atomic)
+    }
+
     /// `text` left-aligned in `width` columns (never cut).
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)

@@ -81,12 +81,10 @@ struct ReconnectBenchCommand: AsyncParsableCommand {
         ) { print($0) }
         let report = try await storm.run()
         let markdown = report.markdown(pinned: taskset != nil, serverCPU: serverCPU, clientCPU: clientCPU)
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
-        try markdown.write(toFile: output, atomically: true, encoding: .utf8)
+        try BenchReport.writeText(markdown, to: output)
         print(markdown)
         let json = scratch.appendingPathComponent("reconnect.json")
-        try JSONEncoder().encode(report).write(to: json)
+        try BenchReport.writeJSON(report, to: json.path)
         let python = python ?? ProcessInfo.processInfo.environment["BIOMETRICS_PYTHON"] ?? ".venv/bin/python3"
         let run = try? await KafkaBenchmark.runClient([python, plotScript, json.path, plot], scratch: scratch)
         print(run?.status.isSuccess == true ? "plot: \(plot)" : "note: no plot: \(run.map { "\($0.stderr)" } ?? "no python")")
@@ -99,6 +97,8 @@ struct ReconnectReport: Codable, Sendable {
     var users: Int
     /// Seconds from the kill until the new gateway answered `/ready`.
     var gatewayReadySeconds: Double
+    /// Seconds from the kill until the new gateway process was started (the missed deliveries were produced then).
+    var gatewayStartedSeconds: Double
     /// Seconds from the kill until each client was connected again, sorted.
     var reconnectSeconds: [Double]
     /// Seconds from the kill until each client had its missed delivery, sorted.
@@ -132,7 +132,7 @@ struct ReconnectReport: Codable, Sendable {
 
         | measure | value |
         |---|---|
-        | new gateway ready after the kill | \(String(format: "%.2f s", gatewayReadySeconds)) |
+        | new gateway started / ready after the kill | \(String(format: "%.2f s / %.2f s", gatewayStartedSeconds, gatewayReadySeconds)) |
         | reconnected: 50 % / 90 % / 99 % / 100 % | \(format(percentile(reconnectSeconds, 0.5))) / \(format(percentile(reconnectSeconds, 0.9))) / \(format(percentile(reconnectSeconds, 0.99))) / \(format(percentile(reconnectSeconds, 1))) |
         | recovered (missed delivery received): 50 % / 90 % / 99 % / 100 % | \(format(percentile(recoverSeconds, 0.5))) / \(format(percentile(recoverSeconds, 0.9))) / \(format(p99)) / \(format(percentile(recoverSeconds, 1))) |
         | reconnects the gateway reported `recovered: true` | \(recovered) of \(clients) |
@@ -279,6 +279,8 @@ struct ReconnectStorm: Sendable {
         let producer = EnvelopeProducer(
             producer: try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger),
             source: Source(service: "bench", instance: "storm"))
+        // Connected before the kill, so the storm's clock does not include the producer's own start.
+        _ = try await producer.producer.partitions(of: Topics.gatewayDeliveries)
         observations.arm()
         let killedAt = ContinuousClock.now
         first.signal(SIGKILL)
@@ -290,9 +292,11 @@ struct ReconnectStorm: Sendable {
         }
         try await producer.producer.flush(timeout: .seconds(10))
         if downSeconds > 0 { try await Task.sleep(for: .milliseconds(Int(downSeconds * 1000))) }
+        let startedAfter = (ContinuousClock.now - killedAt).seconds
         let second = try await startGateway("storm-gateway-2")
         let readyAfter = (ContinuousClock.now - killedAt).seconds
-        progress(String(format: "gateway 2 ready %.2f s after the kill; waiting for the clients", readyAfter))
+        progress(String(format: "gateway 2 started %.2f s and ready %.2f s after the kill; waiting for the clients",
+                        startedAfter, readyAfter))
         let deadline = ContinuousClock.now + .seconds(120)
         var lastReport = ContinuousClock.now
         while observations.counts.recovered < clients, ContinuousClock.now < deadline {
@@ -314,7 +318,8 @@ struct ReconnectStorm: Sendable {
         await second.terminate(grace: .seconds(10))
         try? await group.shutdownGracefully()
         return ReconnectReport(
-            clients: clients, users: users, gatewayReadySeconds: readyAfter, reconnectSeconds: reconnect,
+            clients: clients, users: users, gatewayReadySeconds: readyAfter, gatewayStartedSeconds: startedAfter,
+            reconnectSeconds: reconnect,
             recoverSeconds: recover, recovered: recovered, duplicates: duplicates, gatewayCPUSeconds: cpu,
             stormSeconds: stormSeconds)
     }

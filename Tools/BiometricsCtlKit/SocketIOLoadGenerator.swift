@@ -1,3 +1,4 @@
+import BiometricsClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -256,46 +257,14 @@ final class SocketIOLoadGenerator: Sendable {
                         leftOverBytesStrategy: .forwardBytes,
                         withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                             // The request handler reads HTTP parts; WebSocket frames must not reach it.
-                            context.pipeline.syncOperations.removeHandler(name: UpgradeRequestHandler.name, promise: nil)
+                            context.pipeline.syncOperations.removeHandler(
+                                name: WebSocketUpgradeRequestHandler.name, promise: nil)
                         }))
                     try channel.pipeline.syncOperations.addHandler(
-                        UpgradeRequestHandler(head: head, refused: { connected.fail($0) }), name: UpgradeRequestHandler.name)
+                        WebSocketUpgradeRequestHandler(head: head, refused: { connected.fail($0) }),
+                        name: WebSocketUpgradeRequestHandler.name)
                 }
             }
-    }
-}
-
-/// Sends the WebSocket upgrade request once connected (the upgrade handler adds the upgrade headers) and reports an
-/// answer that is not an upgrade (a 400/429 refusal) as a failure.
-private final class UpgradeRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
-
-    static let name = "bench-upgrade-request"
-    private let head: HTTPRequestHead
-    private let refused: (any Error) -> Void
-
-    init(head: HTTPRequestHead, refused: @escaping (any Error) -> Void) {
-        self.head = head
-        self.refused = refused
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head(let response) = unwrapInboundIn(data) {
-            refused(BenchError("upgrade refused: HTTP \(response.status.code)"))
-            context.close(promise: nil)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        refused(error)
-        context.close(promise: nil)
     }
 }
 

@@ -118,17 +118,10 @@ struct VerifyBenchCommand: AsyncParsableCommand {
         let report = try await benchmark.run()
         print(report.renderTable())
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let json = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(report).write(to: json, options: .atomic)
+        try BenchReport.writeJSON(report, to: output)
         var written = [output]
         if !markdown.isEmpty {
-            let url = URL(fileURLWithPath: markdown)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data((report.renderMarkdown() + "\n").utf8).write(to: url, options: .atomic)
+            try BenchReport.writeText(report.renderMarkdown() + "\n", to: markdown)
             written.append(markdown)
         }
         print("\nresults: \(written.joined(separator: ", "))")

@@ -112,14 +112,9 @@ final class SessionRecovery: Sendable {
     /// once) and where the topic ends now (the relay is caught up there).
     func deliveryBacklog() async throws -> (starts: [Int64], ends: [Int64]) {
         let since = Date().addingTimeInterval(-window.seconds)
-        var starts: [Int64] = []
-        var ends: [Int64] = []
-        for index in 0..<partitions {
-            let partition = TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index))
-            ends.append(try await admin.watermarks(partition).high)
-            starts.append(min(try await admin.offset(for: since, in: partition), ends[index]))
-        }
-        return (starts, ends)
+        let topicPartitions = (0..<partitions).map { TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32($0)) }
+        let found = try await admin.offsets(for: since, in: topicPartitions)
+        return (topicPartitions.map { found[$0]!.offset }, topicPartitions.map { found[$0]!.high })
     }
 
     /// Reads exactly the offsets in `ranges` (per partition, in order) with a temporary assign-mode consumer.

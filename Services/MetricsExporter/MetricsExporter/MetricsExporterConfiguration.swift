@@ -6,8 +6,13 @@ public struct MetricsExporterConfiguration: Sendable {
     public static let serviceName = "metrics-exporter"
     /// The scrape endpoint's default port (DESIGN §6).
     public static let defaultPort = 9464
-    /// Groups watched for consumer lag when `METRICS_LAG_GROUPS` is unset: the services' shared command groups.
-    public static let defaultLagGroups = ["verification-worker", "presence-service", "notification-service"]
+    /// Groups watched for consumer lag when `METRICS_LAG_GROUPS` is unset: the services' shared command groups and
+    /// the groups in which the worker and the presence service follow `gateway.connections` (a lag there delays
+    /// grant withdrawal and presence).
+    public static let defaultLagGroups = [
+        "verification-worker", "verification-worker-connections", "presence-service", "presence-service-connections",
+        "notification-service",
+    ]
 
     /// Every variable this service reads (besides `KAFKA_*` librdkafka properties); the deploy test checks the env
     /// file and the README against it.

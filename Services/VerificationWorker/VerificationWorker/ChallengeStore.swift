@@ -5,10 +5,10 @@ import Redis
 /// Single-use challenges in Redis, shared by every worker instance.
 ///
 /// `verification:challenge:<challenge>` holds `{userId, recordId, expiresAt}` for the TTL plus the memory window
-/// (so an expired challenge is told apart from an unknown one). Using a challenge is one atomic claim,
-/// `SET verification:challenge-used:<challenge> <envelopeId> NX`: the first verification to claim it owns it; any
-/// other sees `challenge_reused`, while a redelivery of the owning command (same envelope id) is recognised as the
-/// owner and not refused. The challenge key is then deleted.
+/// (so an expired challenge is told apart from an unknown one). Using a challenge is one atomic Lua script that
+/// checks the binding and expiry and writes `verification:challenge-used:<challenge> <envelopeId>`: the first
+/// verification to claim it owns it; any other sees `challenge_reused`, while a redelivery of the owning command
+/// (same envelope id) is recognised as the owner and not refused. The challenge key is deleted in the same script.
 public struct ChallengeStore: Sendable {
     /// What a challenge was issued for.
     public struct Binding: Codable, Sendable, Hashable {
@@ -63,30 +63,42 @@ public struct ChallengeStore: Sendable {
         return (challenge, Date(timeIntervalSince1970: Double(expiresAtMs) / 1000))
     }
 
-    /// Takes `challenge` for a verification of `recordId` by `userId` in command `commandId`.
+    /// Takes `challenge` for a verification of `recordId` by `userId` in command `commandId`: one atomic script
+    /// (one round trip) that checks the claim, the binding and the expiry, claims and deletes.
     public func take(_ challenge: String, userId: String, recordId: String, commandId: UUID, now: Date = Date())
         async throws -> Take
     {
         guard let decoded = Base64URL.decode(challenge), decoded.count == 32 else { return .refused(.challengeUnknown) }
-        let marker = commandId.uuidString.lowercased()
-        guard let stored = try await redis.get(Self.challengeKey(challenge)) else {
-            // Gone: used (and deleted) or never issued / forgotten.
-            let owner = try await redis.get(Self.usedKey(challenge))
-            if owner == marker { return .taken }
-            return .refused(owner == nil ? .challengeUnknown : .challengeReused)
-        }
-        guard let binding = try? JSONDecoder().decode(Binding.self, from: Data(stored.utf8)) else {
-            return .refused(.challengeUnknown)
-        }
-        guard binding.userId == userId, binding.recordId == recordId else { return .refused(.challengeMismatch) }
         let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
-        guard nowMs < binding.expiresAtMs else { return .refused(.challengeExpired) }
-        let claimed = try await redis.set(
-            Self.usedKey(challenge), marker, expiration: .milliseconds(retentionMilliseconds), condition: .ifNotExists)
-        if !claimed {
-            return try await redis.get(Self.usedKey(challenge)) == marker ? .taken : .refused(.challengeReused)
+        let reply = try await redis.run(
+            Self.takeScript, keys: [Self.challengeKey(challenge), Self.usedKey(challenge)],
+            arguments: [commandId.uuidString.lowercased(), userId, recordId, String(nowMs), String(retentionMilliseconds)])
+        switch reply.string {
+        case "taken": return .taken
+        case "reused": return .refused(.challengeReused)
+        case "mismatch": return .refused(.challengeMismatch)
+        case "expired": return .refused(.challengeExpired)
+        case "unknown": return .refused(.challengeUnknown)
+        default: throw VerificationWorkerError(.corruptState, "challenge take answered \(reply)")
         }
-        _ = try await redis.del([Self.challengeKey(challenge)])
-        return .taken
     }
+
+    /// KEYS: challenge, used marker. ARGV: command marker, user, record, now (ms), retention (ms).
+    /// A claim by the same command (a redelivery) counts as taken; the binding is the JSON written by ``issue``.
+    static let takeScript = RedisScript(#"""
+        local owner = redis.call('GET', KEYS[2])
+        if owner then
+          if owner == ARGV[1] then return 'taken' end
+          return 'reused'
+        end
+        local stored = redis.call('GET', KEYS[1])
+        if not stored then return 'unknown' end
+        local ok, binding = pcall(cjson.decode, stored)
+        if not ok or type(binding) ~= 'table' then return 'unknown' end
+        if binding.userId ~= ARGV[2] or binding.recordId ~= ARGV[3] then return 'mismatch' end
+        if tonumber(ARGV[4]) >= tonumber(binding.expiresAtMs) then return 'expired' end
+        redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
+        redis.call('DEL', KEYS[1])
+        return 'taken'
+        """#)
 }

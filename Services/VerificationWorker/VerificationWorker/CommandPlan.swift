@@ -54,6 +54,13 @@ public struct CommandPlan: Codable, Sendable {
     /// The deliveries, in order.
     public var deliveries: [Outgoing]
 
+    /// A carried-out plan as stored: nothing is left to send, so nothing else is kept.
+    public static var delivered: CommandPlan {
+        var plan = CommandPlan(deliveries: [])
+        plan.stage = .delivered
+        return plan
+    }
+
     /// Creates a plan at stage `planned`.
     public init(audit: BiometricVerification? = nil, auditId: UUID? = nil, deliveries: [Outgoing]) {
         stage = .planned

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Kafka
 import Logging
@@ -22,6 +23,9 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
 
     private struct State {
         var records: [String: BiometricRecord] = [:]
+        /// Each record's parsed public key (absent when its JWK is not a P-256 point), parsed once per version:
+        /// point decoding and validation per verify cost more than the base64 work around it.
+        var keys: [String: P256.Signing.PublicKey] = [:]
         /// Where each record's current version is on the topic (`partition:offset`): names that version.
         var versions: [String: String] = [:]
         /// Per partition, the offset to reach (high watermark at start) before the registry counts as caught up.
@@ -63,6 +67,11 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
     /// The current version of a record.
     public func record(_ recordId: String) -> BiometricRecord? {
         state.withLock { $0.records[recordId] }
+    }
+
+    /// The public key of a record's current version; nil when the record is unknown or its key is not usable.
+    public func verificationKey(_ recordId: String) -> P256.Signing.PublicKey? {
+        state.withLock { $0.keys[recordId] }
     }
 
     /// Names the current version of a record (`partition:offset` on the topic), nil when it is unknown.
@@ -127,6 +136,7 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
             if let recordId = message.keyString {
                 state.withLock { state in
                     state.records.removeValue(forKey: recordId)
+                    state.keys.removeValue(forKey: recordId)
                     state.versions[recordId] = "\(message.partition):\(message.offset)"
                 }
                 publish(Change(recordId: recordId, record: nil))
@@ -136,8 +146,10 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         do {
             let decoded = try MessageCoding.decodeMessage(from: Data(message.value), topic: Topics.biometricRecords)
             guard let record = decoded.payload as? BiometricRecord else { return }
+            let key = SignatureVerifier.publicKey(record.publicKey)
             state.withLock { state in
                 state.records[record.recordId] = record
+                state.keys[record.recordId] = key
                 state.versions[record.recordId] = "\(message.partition):\(message.offset)"
             }
             publish(Change(recordId: record.recordId, record: record))

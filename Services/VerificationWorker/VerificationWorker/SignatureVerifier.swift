@@ -19,7 +19,9 @@ public enum SignatureVerifier {
     }
 
     /// Whether `signature` (base64url of raw `r‖s` — 64 bytes — or DER) verifies over `message` with `key`.
-    public static func verify(signature: String, over message: Data, with key: P256.Signing.PublicKey) -> Bool {
+    public static func verify<Message: DataProtocol>(
+        signature: String, over message: Message, with key: P256.Signing.PublicKey
+    ) -> Bool {
         guard let bytes = Base64URL.decode(signature) else { return false }
         let parsed: P256.Signing.ECDSASignature?
         if bytes.count == 64 {
