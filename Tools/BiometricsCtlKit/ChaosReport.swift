@@ -50,9 +50,8 @@ struct ChaosReport: Sendable, Codable {
         let rows = [Self.header] + scenarios.map(Self.row)
         let widths = Self.header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.enumerated().map { index, row in
-            let line = row.enumerated().map { column, cell in
-                cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+            let line = row.enumerated().map { column, cell in BenchReport.pad(cell, widths[column]) }
+                .joined(separator: "  ")
             return index == 0 ? line + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") : line
         }.joined(separator: "\n")
     }
@@ -65,10 +64,8 @@ struct ChaosReport: Sendable, Codable {
                 + "ES256 record, `notification:send` to a peer, `presence:update`, session create/list, one 64-byte "
                 + "frame).",
             "",
-            "| " + Self.header.joined(separator: " | ") + " |",
-            "|" + String(repeating: "---|", count: Self.header.count),
         ]
-        lines += scenarios.map { "| " + Self.row($0).joined(separator: " | ") + " |" }
+        lines += BenchReport.markdownTable(Self.header, scenarios.map(Self.row))
         lines += ["", "Faults:", ""]
         lines += scenarios.map { "- `\($0.id)`: \($0.fault)" + ($0.error.map { " — **did not complete**: \($0)" } ?? "") }
         lines += ["", "What the clients saw (most frequent failures per scenario):", ""]
