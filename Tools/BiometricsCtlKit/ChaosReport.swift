@@ -67,7 +67,10 @@ struct ChaosReport: Sendable, Codable {
         ]
         lines += BenchReport.markdownTable(Self.header, scenarios.map(Self.row))
         lines += ["", "Faults:", ""]
-        lines += scenarios.map { "- `\($0.id)`: \($0.fault)" + ($0.error.map { " — **did not complete**: \($0)" } ?? "") }
+        lines += scenarios.map { result in
+            "- `\(result.id)`: \(result.fault)" + (result.error.map { " — **did not complete**: \($0)" } ?? "")
+                + result.notes.map { " — note: \($0)" }.joined()
+        }
         lines += ["", "What the clients saw (most frequent failures per scenario):", ""]
         for result in scenarios where !result.errors.isEmpty {
             let top = result.errors.sorted { $0.value > $1.value }.prefix(4).map { "`\($0.key)` × \($0.value)" }
