@@ -9,7 +9,9 @@ import TestSupport
 struct PresenceFlowTests {
     @Test("a broker outage longer than the grace leaves live sockets and sessions alone (found by biometricsctl chaos)")
     func brokerOutage() async throws {
-        try await PresenceFixture.with { fixture in
+        // The gateways' producers reconnect within 0.5 s of the broker's return (librdkafka backs off up to 10 s by
+        // default): the rule is a grace longer than that back-off (30 s by default against 10 s; 3 s here).
+        try await PresenceFixture.with(gatewayEnvironment: ["KAFKA_RECONNECT_BACKOFF_MAX_MS": "500"]) { fixture in
             let created = fixture.syncFile("outage-created")
             let back = fixture.syncFile("outage-back")
             let clients = [try await fixture.client("carol", user: "carol-p9", on: .a)]
