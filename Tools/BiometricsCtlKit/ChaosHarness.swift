@@ -98,7 +98,7 @@ final class ChaosHarness: Sendable {
     /// On SIGINT or SIGTERM: ``killAll()``, then exit with 128 + the signal. Keep the returned sources alive.
     func killAllOnInterrupt() -> [any DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { number in
-            Glibc.signal(number, SIG_IGN)
+            signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 killAll()

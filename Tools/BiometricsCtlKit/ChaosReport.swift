@@ -18,7 +18,7 @@ struct ChaosReport: Sendable, Codable {
 
     static let header = [
         "scenario", "ops", "failed", "dropped", "reconn. (recov.)", "recovered after", "all back after",
-        "lost n/v/s", "dup visible", "dup pushes", "extra audits", "frames",
+        "lost n/v/s", "dup visible", "dup pushes", "extra (rep.) audits", "frames",
     ]
 
     /// One table row.
@@ -27,7 +27,8 @@ struct ChaosReport: Sendable, Codable {
             result.id, "\(result.operations)", "\(result.failed)", "\(result.clientsDropped)",
             "\(result.reconnects) (\(result.recovered))", seconds(result.recoveredAfter), seconds(result.allBackAfter),
             "\(result.lostNotifications)/\(result.lostVerifications)/\(result.lostSessions)",
-            "\(result.duplicateNotifications)", "\(result.duplicatePushes)", "\(result.extraVerifications)",
+            "\(result.duplicateNotifications)", "\(result.duplicatePushes)",
+            "\(result.extraVerifications) (\(result.repeatedAudits))",
             "\(result.framesReceived)/\(result.framesSent)",
         ]
     }

@@ -91,8 +91,10 @@ struct ChaosScenarioResult: Sendable, Codable {
     var duplicateNotifications = 0
     /// `notification:new` pushed twice with the same id (absorbed by a client that keys by id).
     var duplicatePushes = 0
-    /// Audit records beyond answered + unanswered verifies (a verify decided twice).
+    /// Audit records (distinct envelope ids) beyond answered + unanswered verifies (a verify decided twice).
     var extraVerifications = 0
+    /// Audit records seen again with the same envelope id (a redelivered outcome, absorbed by id).
+    var repeatedAudits = 0
     /// Verifies answered `unavailable` (refused before a decision; try again).
     var unavailableVerifies = 0
     /// Unanswered notifications / verifies (the client cannot know whether they happened).
@@ -136,7 +138,7 @@ struct ChaosRunner: Sendable {
     {
         var result = ChaosScenarioResult(id: scenario.id, fault: scenario.fault)
         _ = load.takeLedger()
-        let auditBefore = audit.snapshot.perUser
+        let auditBefore = audit.snapshot
         load.resume()
         try? await Task.sleep(for: warmup)
         let faultAt = load.now()
@@ -163,8 +165,10 @@ struct ChaosRunner: Sendable {
         }
         // Operations of the read-back are not the load's.
         ledger.operations = ledger.operations.filter { $0.start <= load.now() }
-        let auditAfter = audit.snapshot.perUser
-        Self.account(ledger, into: &result, faultAt: faultAt, auditBefore: auditBefore, auditAfter: auditAfter)
+        let auditAfter = audit.snapshot
+        Self.account(ledger, into: &result, faultAt: faultAt, auditBefore: auditBefore.perUser,
+                     auditAfter: auditAfter.perUser)
+        result.repeatedAudits = auditAfter.repeated - auditBefore.repeated
         progress("[\(scenario.id)] " + ChaosReport.summaryLine(result))
         return result
     }
