@@ -47,14 +47,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
-## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes, FUZZ_RUNS executions each (default 1M)
+## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes and the JWT path, FUZZ_RUNS executions each
+## (default 1M); FUZZ_TARGETS picks some (socket-io messages jwt)
 fuzz:
 	Fuzz/run.sh
 
 ## bench: Kafka client against kcat; gateway against a raw NIO server and python-socketio; a 10k-client reconnect
 ## storm; notification service end to end; verify round trips through gateway → Kafka → worker → Kafka →
-## gateway (release build; not a test)
+## gateway; the envelope codec's CPU per message (release build; not a test)
 bench: deps release
+	.build/release/biometricsctl bench codec
 	.build/release/biometricsctl bench kafka
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench gateway
 	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) .build/release/biometricsctl bench reconnect

@@ -57,9 +57,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/Redis"),
-        .target(name: "Messages", path: "Shared/Messages"),
+        .target(name: "Messages", dependencies: ["JSONText"], path: "Shared/Messages"),
         // Engine.IO v4 / Socket.IO v5 codec and session state machines: pure, no I/O (gateway and Swift client).
-        .target(name: "SocketIO", path: "Shared/SocketIO"),
+        .target(name: "SocketIO", dependencies: ["JSONText"], path: "Shared/SocketIO"),
+        // JSON text parsing and writing over any value tree (Socket.IO packets, message envelopes): pure, no I/O.
+        .target(name: "JSONText", path: "Shared/JSONText"),
         .target(
             name: "Auth",
             dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
@@ -206,6 +208,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),  // hand-made tokens for the attack matrix
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

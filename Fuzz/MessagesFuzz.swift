@@ -12,7 +12,7 @@ public func messagesFuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
             _ = try? message.payload.encodedEnvelope(source: Source(service: "fuzz", instance: "fuzz-1"))
         }
     }
-    if let json = try? JSONDecoder().decode(JSONValue.self, from: data) {
+    if let json = try? MessageCoding.decode(JSONValue.self, from: data) {
         for event in ClientEvent.allCases { _ = try? event.decodePayload(from: json) }
     }
     return 0

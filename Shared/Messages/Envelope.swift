@@ -22,7 +22,7 @@ public struct Envelope<Payload: Codable & Sendable>: Sendable {
 
     /// Creates an envelope with an explicit type.
     public init(
-        id: UUID = UUID(), type: String, version: Int = 1, occurredAt: Date = Date(), source: Source,
+        id: UUID = .random(), type: String, version: Int = 1, occurredAt: Date = Date(), source: Source,
         principal: Principal? = nil, reply: ReplyTo? = nil, payload: Payload
     ) {
         self.id = id
@@ -53,7 +53,7 @@ public struct Envelope<Payload: Codable & Sendable>: Sendable {
 extension Envelope where Payload: MessagePayload {
     /// Creates an envelope whose type and version come from the payload type.
     public init(
-        id: UUID = UUID(), occurredAt: Date = Date(), source: Source, principal: Principal? = nil,
+        id: UUID = .random(), occurredAt: Date = Date(), source: Source, principal: Principal? = nil,
         reply: ReplyTo? = nil, payload: Payload
     ) {
         self.init(

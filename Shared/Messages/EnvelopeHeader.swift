@@ -19,7 +19,7 @@ public struct EnvelopeHeader: Sendable, Hashable {
 
     /// Creates a header.
     public init(
-        id: UUID = UUID(), type: String, version: Int = 1, occurredAt: Date = Date(), source: Source,
+        id: UUID = .random(), type: String, version: Int = 1, occurredAt: Date = Date(), source: Source,
         principal: Principal? = nil, reply: ReplyTo? = nil
     ) {
         self.id = id

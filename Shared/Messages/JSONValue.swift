@@ -1,3 +1,7 @@
+#if canImport(JSONText)
+import JSONText
+#endif
+
 /// Any JSON value, for free-form fields (`payload`, `data`) and for reading an envelope before its type is known.
 public enum JSONValue: Sendable, Hashable {
     /// `null`.
@@ -55,6 +59,16 @@ public enum JSONValue: Sendable, Hashable {
     public subscript(index: Int) -> JSONValue? {
         guard let array = arrayValue, array.indices.contains(index) else { return nil }
         return array[index]
+    }
+}
+
+extension JSONValue: JSONTextValue {
+    /// Objects are built as dictionaries.
+    public static func emptyObject() -> [String: JSONValue] { [:] }
+
+    /// Sets a member (a repeated key keeps the last value, like `JSON.parse`).
+    public static func set(_ value: JSONValue, forKey key: String, in object: inout [String: JSONValue]) {
+        object[key] = value
     }
 }
 

@@ -1,38 +1,19 @@
 import Foundation
+#if canImport(JSONText)
+import JSONText
+#endif
 
 /// The one way to put messages on the wire and read them back: JSON with sorted keys, RFC 3339 millisecond
 /// dates, strict decoding and validation, every failure a `MessageError`.
 public enum MessageCoding {
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.string(from: date))
-        }
-        return encoder
-    }()
-
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let string = try container.decode(String.self)
-            guard let date = Timestamp.date(from: string) else {
-                throw MessageError(
-                    .invalidValue, field: CodingPath.render(decoder.codingPath),
-                    "must be an RFC 3339 UTC timestamp with milliseconds")
-            }
-            return date
-        }
-        return decoder
-    }()
+    /// Deeper nesting is refused (Foundation's decoder, used before, had the same limit).
+    static let maxDepth = 512
 
     /// Validates (when the value validates itself) and encodes a value as JSON.
     public static func encode<T: Encodable>(_ value: T) throws(MessageError) -> Data {
         if let value = value as? any ValidatedMessage { try value.validate() }
         do {
-            return try encoder.encode(value)
+            return Data(try JSONTreeEncoder.encode(value))
         } catch {
             throw MessageError(.invalidValue, "cannot encode \(T.self): \(error)")
         }
@@ -45,31 +26,31 @@ public enum MessageCoding {
 
     /// Decodes and validates a value; the only entry point for reading messages.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(MessageError) -> T {
-        guard data.count <= MessageLimits.maxMessageBytes else {
-            throw MessageError(.tooLarge, "message is \(data.count) bytes, at most \(MessageLimits.maxMessageBytes)")
-        }
-        do {
-            return try decoder.decode(T.self, from: data)
-        } catch {
-            var failure = messageError(from: error)
-            if failure.code == .invalidJSON, T.self != JSONValue.self,
-                (try? decoder.decode(JSONValue.self, from: data)) != nil
-            {
-                failure = MessageError(.invalidValue, "a number is out of range")
-            }
-            throw failure
-        }
+        try decode(T.self, from: try parse(data))
     }
 
     /// Decodes and validates a value from already-parsed JSON.
     public static func decode<T: Decodable>(_ type: T.Type, from json: JSONValue) throws(MessageError) -> T {
-        let data: Data
         do {
-            data = try encoder.encode(json)
+            return try JSONTreeDecoder.decode(T.self, from: json)
         } catch {
-            throw MessageError(.invalidValue, "not encodable as JSON: \(error)")
+            throw messageError(from: error)
         }
-        return try decode(T.self, from: data)
+    }
+
+    /// JSON text as a tree: at most `maxMessageBytes`, valid UTF-8, one document nested at most `maxDepth` deep.
+    static func parse(_ data: Data) throws(MessageError) -> JSONValue {
+        guard data.count <= MessageLimits.maxMessageBytes else {
+            throw MessageError(.tooLarge, "message is \(data.count) bytes, at most \(MessageLimits.maxMessageBytes)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw MessageError(.invalidJSON, "not valid JSON")
+        }
+        do {
+            return try JSONTextParser<JSONValue>.parse(text, maxDepth: maxDepth)
+        } catch {
+            throw MessageError(.invalidJSON, "not valid JSON")
+        }
     }
 
     /// Decodes an envelope read from `topic`: its type must belong to the topic, its payload is decoded and
@@ -78,23 +59,21 @@ public enum MessageCoding {
         guard Topics.spec(named: topic) != nil else {
             throw MessageError(.unknownType, "unknown topic \(topic)")
         }
-        guard data.count <= MessageLimits.maxMessageBytes else {
-            throw MessageError(.tooLarge, "message is \(data.count) bytes, at most \(MessageLimits.maxMessageBytes)")
-        }
-        guard let peek = try? decoder.decode(TypePeek.self, from: data) else {
-            _ = try decode(RawEnvelope.self, from: data)
+        let json = try parse(data)
+        guard case .string(let type)? = json["type"] else {
+            _ = try decode(RawEnvelope.self, from: json)
             throw MessageError(.invalidValue, field: "type", "must be a string")
         }
-        guard let payloadType = MessageCatalog.payloadType(forType: peek.type), payloadType.topic == topic else {
-            throw MessageError(.unknownType, field: "type", "\(peek.type) is not a message type of topic \(topic)")
+        guard let payloadType = MessageCatalog.payloadType(forType: type), payloadType.topic == topic else {
+            throw MessageError(.unknownType, field: "type", "\(type) is not a message type of topic \(topic)")
         }
-        return try decodeMessage(payloadType, from: data)
+        return try decodeMessage(payloadType, from: json)
     }
 
     private static func decodeMessage<P: MessagePayload>(
-        _ type: P.Type, from data: Data
+        _ type: P.Type, from json: JSONValue
     ) throws(MessageError) -> DecodedMessage {
-        let envelope = try decode(Envelope<P>.self, from: data)
+        let envelope = try decode(Envelope<P>.self, from: json)
         switch P.principalRule {
         case .optional:
             break
@@ -114,10 +93,6 @@ public enum MessageCoding {
             }
         }
         return DecodedMessage(header: envelope.header, payload: envelope.payload)
-    }
-
-    private struct TypePeek: Decodable {
-        let type: String
     }
 
     /// Maps a decoding failure to a `MessageError` naming the field.

@@ -32,7 +32,7 @@ extension MessagePayload {
 
     /// Wraps this payload in an envelope with its type and version, validates it and encodes it.
     public func encodedEnvelope(
-        id: UUID = UUID(), occurredAt: Date = Date(), source: Source, principal: Principal? = nil,
+        id: UUID = .random(), occurredAt: Date = Date(), source: Source, principal: Principal? = nil,
         reply: ReplyTo? = nil
     ) throws(MessageError) -> Data {
         try MessageCoding.encode(

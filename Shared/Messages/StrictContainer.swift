@@ -11,8 +11,13 @@ struct AnyCodingKey: CodingKey {
     init?(stringValue: String) { self.init(stringValue) }
 
     init?(intValue: Int) {
-        stringValue = "Index \(intValue)"
-        self.intValue = intValue
+        self.init(index: intValue)
+    }
+
+    /// The key of an array element (rendered `[index]` in field names).
+    init(index: Int) {
+        stringValue = "Index \(index)"
+        intValue = index
     }
 }
 
@@ -20,20 +25,28 @@ struct AnyCodingKey: CodingKey {
 /// and explicit `null` for optional fields (the schemas allow omission, not null).
 struct StrictContainer<Key: CodingKey & CaseIterable> {
     let base: KeyedDecodingContainer<Key>
-    let codingPath: [any CodingKey]
+    private let decoder: any Decoder
+    /// Built only for errors: most objects decode without one.
+    var codingPath: [any CodingKey] { decoder.codingPath }
 
     /// Opens the decoder's object; throws `unknown_field` for a key outside `Key` and `ignoring`.
     init(_ decoder: any Decoder, ignoring: Set<String> = []) throws {
-        let raw = try decoder.container(keyedBy: AnyCodingKey.self)
         // Checked key by key (no set of known keys built per object: this runs for every object of every message);
         // the first unknown key in sorted order is reported, so the error does not depend on key order.
-        let unknownKeys = raw.allKeys.lazy.map(\.stringValue).filter { Key(stringValue: $0) == nil && !ignoring.contains($0) }
-        if let unknown = unknownKeys.min() {
+        func isUnknown(_ key: String) -> Bool { Key(stringValue: key) == nil && !ignoring.contains(key) }
+        let unknown: String?
+        if let tree = decoder as? TreeDecoding, case .object(let object) = tree.value {
+            unknown = object.keys.lazy.filter(isUnknown).min()  // MessageCoding's decoder: no key boxing
+        } else {
+            unknown = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.lazy.map(\.stringValue)
+                .filter(isUnknown).min()
+        }
+        if let unknown {
             throw MessageError(
                 .unknownField, field: CodingPath.render(decoder.codingPath, AnyCodingKey(unknown)), "is not allowed")
         }
         base = try decoder.container(keyedBy: Key.self)
-        codingPath = decoder.codingPath
+        self.decoder = decoder
     }
 
     /// The field's value; `missing_field` when absent.

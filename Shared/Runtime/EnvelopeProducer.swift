@@ -26,7 +26,7 @@ public struct EnvelopeProducer: Sendable {
     /// Encodes (validating first) and sends a payload to `P.topic`, waiting for the broker's acknowledgement.
     @discardableResult
     public func send<P: MessagePayload>(
-        _ payload: P, key: String, id: UUID = UUID(), principal: Principal? = nil, reply: ReplyTo? = nil,
+        _ payload: P, key: String, id: UUID = .random(), principal: Principal? = nil, reply: ReplyTo? = nil,
         headers: [KafkaHeader] = []
     ) async throws -> DeliveryReport {
         try await producer.send(message(payload, key: key, id: id, principal: principal, reply: reply, headers: headers))
@@ -41,7 +41,7 @@ public struct EnvelopeProducer: Sendable {
 
     /// Like ``send(_:key:id:principal:reply:headers:)`` but without waiting for the acknowledgement (back-pressure only).
     public func enqueue<P: MessagePayload>(
-        _ payload: P, key: String, id: UUID = UUID(), principal: Principal? = nil, reply: ReplyTo? = nil,
+        _ payload: P, key: String, id: UUID = .random(), principal: Principal? = nil, reply: ReplyTo? = nil,
         headers: [KafkaHeader] = []
     ) async throws {
         try await producer.enqueue(message(payload, key: key, id: id, principal: principal, reply: reply, headers: headers))
@@ -49,7 +49,7 @@ public struct EnvelopeProducer: Sendable {
 
     /// The Kafka message of an envelope around `payload` (validated and encoded), for a batched ``send(_:)``.
     public func message<P: MessagePayload>(
-        _ payload: P, key: String, id: UUID = UUID(), principal: Principal? = nil, reply: ReplyTo? = nil,
+        _ payload: P, key: String, id: UUID = .random(), principal: Principal? = nil, reply: ReplyTo? = nil,
         headers: [KafkaHeader] = []
     ) throws -> OutgoingMessage {
         let envelope = Envelope(id: id, source: source, principal: principal, reply: reply, payload: payload)

@@ -158,8 +158,7 @@ public struct SocketIODecoder: Sendable {
         }
         var payload: SocketIOValue? = nil
         if i < bytes.count {
-            var parser = JSONParser(bytes: bytes, start: i, maxDepth: limits.maxDepth)
-            payload = try parser.parseDocument()
+            payload = try JSONParser.parseDocument(bytes, from: i, maxDepth: limits.maxDepth)
         }
         return (Header(type: type, attachments: attachments, namespace: namespace, ackID: ackID), payload)
     }

@@ -103,18 +103,40 @@ final class RawWebSocketClient: @unchecked Sendable {
     }
 
     func sendText(_ text: String) throws {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else {
+        try sendFrame(opcode: 1, payload: Array(text.utf8))
+    }
+
+    /// Sends one masked frame (`fin` false: a fragment; opcode 0 continues a message).
+    func sendFrame(opcode: UInt8, fin: Bool = true, payload: [UInt8]) throws {
+        try write(Self.frameHeader(opcode: opcode, fin: fin, length: payload.count)
+            + payload.enumerated().map { $0.element ^ Self.mask[$0.offset % 4] })
+    }
+
+    /// The masked header of a frame of `length` payload bytes (the payload must follow masked with ``mask``).
+    static func frameHeader(opcode: UInt8, fin: Bool = true, length: Int) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        if length < 126 {
+            frame.append(0x80 | UInt8(length))
+        } else if length < 65536 {
             frame.append(0x80 | 126)
-            frame += [UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+            frame += [UInt8(length >> 8), UInt8(length & 0xff)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) }
         }
-        let mask: [UInt8] = [1, 2, 3, 4]
-        frame += mask
-        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try write(frame)
+        return frame + mask
+    }
+
+    static let mask: [UInt8] = [1, 2, 3, 4]
+
+    /// Sends raw bytes (a frame header announcing more than will ever come, say).
+    func sendRaw(_ bytes: [UInt8]) throws {
+        try write(bytes)
+    }
+
+    /// Closes the TCP connection (no WebSocket close handshake: as a client that vanished).
+    func close() {
+        connection.shutdown()
     }
 
     /// The next text frame's payload.

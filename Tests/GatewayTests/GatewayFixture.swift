@@ -90,14 +90,18 @@ final class GatewayFixture: Sendable {
         return (status, body)
     }
 
-    /// Sends raw bytes on a new TCP connection and returns everything the server answers before closing.
-    func rawHTTP(_ request: String) async throws -> String {
+    /// Sends raw bytes on a new TCP connection and returns everything the server answers before closing (or, with
+    /// `marker`, up to the first chunk that completes it: for answers that keep the connection open).
+    func rawHTTP(_ request: String, until marker: String? = nil) async throws -> String {
         let port = port
         return try await offThePool {
             let connection = try LoopbackSocket(port: port)
             try connection.write(Array(request.utf8))
             var received: [UInt8] = []
-            while let chunk = try connection.read() { received += chunk }
+            while let chunk = try connection.read() {
+                received += chunk
+                if let marker, String(decoding: received, as: UTF8.self).contains(marker) { break }
+            }
             return String(decoding: received, as: UTF8.self)
         }
     }
@@ -106,7 +110,14 @@ final class GatewayFixture: Sendable {
     func token(_ user: String, roles: [String]? = nil, rooms: [String]? = nil, expiresIn: TimeInterval = 600) async throws
         -> String
     {
-        try await DevTokenIssuer(secret: Self.secret).token(for: AccessTokenClaims(
+        try await Self.token(user, roles: roles, rooms: rooms, expiresIn: expiresIn)
+    }
+
+    /// A token signed with the secret every gateway of these tests uses.
+    static func token(_ user: String, roles: [String]? = nil, rooms: [String]? = nil, expiresIn: TimeInterval = 600)
+        async throws -> String
+    {
+        try await DevTokenIssuer(secret: secret).token(for: AccessTokenClaims(
             subject: user, expiresAt: Date().addingTimeInterval(expiresIn), issuedAt: Date(), roles: roles, rooms: rooms))
     }
 

@@ -33,10 +33,27 @@ public final class LoopbackSocket: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Writes all bytes.
+    /// Writes all bytes; a connection the peer closed throws (never SIGPIPE).
     public func write(_ bytes: [UInt8]) throws {
-        let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == bytes.count else { throw FixtureError("short write") }
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw FixtureError("write failed (errno \(errno))") }
+            offset += sent
+        }
+    }
+
+    /// Closes the connection both ways now (the descriptor itself is released in deinit).
+    public func shutdown() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Whether the peer has closed (or reset) the connection; does not wait and consumes nothing.
+    public var peerClosed: Bool {
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if count == 0 { return true }
+        return count < 0 && errno != EAGAIN && errno != EWOULDBLOCK
     }
 
     /// The next bytes, or nil when the peer closed the connection; throws ``ReadTimedOut`` when nothing came in time.

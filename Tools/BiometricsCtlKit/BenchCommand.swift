@@ -16,7 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmark the project's clients against reference tools.",
         subcommands: [KafkaBenchCommand.self, GatewayBenchCommand.self, ReconnectBenchCommand.self,
                       NotifyBenchCommand.self, VerifyBenchCommand.self, BrokerProcessCommand.self,
-                      RawServerCommand.self])
+                      RawServerCommand.self, CodecBenchCommand.self])
 }
 
 /// `biometricsctl bench kafka`: our Kafka wrapper against kcat on the same embedded broker.

@@ -9,8 +9,8 @@ public struct GatewayConfiguration: Sendable {
     public static let environmentVariables = CommonConfiguration.environmentVariables + [
         "GATEWAY_HOST", "GATEWAY_PORT", "GATEWAY_PATH", "JWT_HS256_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE",
         "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "ALLOWED_ORIGINS", "PING_INTERVAL_MS", "PING_TIMEOUT_MS",
-        "CONNECT_TIMEOUT_MS", "MAX_PAYLOAD_BYTES", "MAX_FRAME_BYTES", "RATE_LIMIT_EVENTS_PER_SECOND", "RATE_LIMIT_BURST",
-        "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
+        "CONNECT_TIMEOUT_MS", "HTTP_REQUEST_TIMEOUT_MS", "MAX_PAYLOAD_BYTES", "MAX_FRAME_BYTES",
+        "RATE_LIMIT_EVENTS_PER_SECOND", "RATE_LIMIT_BURST", "RATE_LIMIT_DISCONNECT_AFTER", "MAX_SOCKETS_PER_USER", "MAX_CONNECTIONS_PER_IP_PER_MINUTE",
         "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS",
         "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
         "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES", "DELIVERY_DEDUP_WINDOW_SECONDS", "DELIVERY_DEDUP_CAPACITY",
@@ -34,6 +34,9 @@ public struct GatewayConfiguration: Sendable {
     public var pingTimeout: Duration
     /// See ``pingInterval``.
     public var connectTimeout: Duration
+    /// `HTTP_REQUEST_TIMEOUT_MS` (10000): how long a connection may take to send a complete HTTP request (headers and
+    /// body) once it is ready for one; a slow or silent client (slowloris) is closed then.
+    public var httpRequestTimeout: Duration
     /// `MAX_PAYLOAD_BYTES`: largest Engine.IO packet or polling payload (1 000 000).
     public var maxPayload: Int
     /// `MAX_FRAME_BYTES`: largest binary stream frame (262 144).
@@ -102,6 +105,8 @@ public struct GatewayConfiguration: Sendable {
                                                            range: .milliseconds(100)...(.seconds(600)))
         connectTimeout = try environment.durationMilliseconds("CONNECT_TIMEOUT_MS", default: .milliseconds(45_000),
                                                               range: .milliseconds(100)...(.seconds(600)))
+        httpRequestTimeout = try environment.durationMilliseconds("HTTP_REQUEST_TIMEOUT_MS", default: .milliseconds(10_000),
+                                                                  range: .milliseconds(100)...(.seconds(600)))
         maxPayload = try environment.int("MAX_PAYLOAD_BYTES", default: 1_000_000, range: 1024...100_000_000)
         maxFrameBytes = try environment.int("MAX_FRAME_BYTES", default: 262_144, range: 64...maxPayload)
         eventsPerSecond = Double(try environment.int("RATE_LIMIT_EVENTS_PER_SECOND", default: 20, range: 1...100_000))

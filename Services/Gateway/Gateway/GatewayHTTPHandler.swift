@@ -28,11 +28,18 @@ struct PollResponder: Sendable {
             channel.write(HTTPServerResponsePart.head(head), promise: nil)
             channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
             channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
+                if keepAlive {
+                    channel.pipeline.fireUserInboundEventTriggered(ResponseSent())
+                } else {
+                    channel.close(promise: nil)
+                }
             }
         }
     }
 }
+
+/// Tells the connection's ``GatewayHTTPHandler`` that a response went out and the connection stays open.
+struct ResponseSent {}
 
 /// The parts of an Engine.IO request URL the gateway looks at.
 struct EngineIORequest {
@@ -71,6 +78,11 @@ enum HandshakeRefusal {
 
 /// Plain HTTP on the gateway port: Engine.IO long-polling, CORS preflight, `/health`, `/ready` and `/metrics`.
 /// WebSocket upgrades are taken by the upgrader before this handler sees them.
+///
+/// A connection that is not waiting for an answer must bring a complete request (head and body) within
+/// `HTTP_REQUEST_TIMEOUT_MS`, counted from the moment it is ready for one (accepted, or its last answer sent): a
+/// client that dribbles its headers (slowloris), never sends a request, or keeps an idle connection open is closed
+/// then. A parked long-polling GET is waiting for an answer, not sending, and is governed by the Engine.IO timers.
 final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -80,9 +92,45 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body: ByteBuffer?
     private var bodyTooLarge = false
     private var pendingPoll: (session: GatewaySession, responder: PollResponder)?
+    /// Requests received in full and not answered yet; the request deadline runs only while this is 0.
+    private var awaitingAnswers = 0
+    /// Closes the connection unless a complete request arrives in time.
+    private var requestDeadline: Scheduled<Void>?
 
     init(context: GatewayContext) {
         self.context = context
+    }
+
+    func handlerAdded(context channelContext: ChannelHandlerContext) {
+        if channelContext.channel.isActive { armRequestDeadline(channelContext) }
+    }
+
+    func handlerRemoved(context channelContext: ChannelHandlerContext) {
+        requestDeadline?.cancel()  // upgraded to a WebSocket: the Engine.IO timers take over
+        requestDeadline = nil
+    }
+
+    func channelActive(context channelContext: ChannelHandlerContext) {
+        armRequestDeadline(channelContext)
+        channelContext.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context channelContext: ChannelHandlerContext, event: Any) {
+        guard event is ResponseSent else {
+            channelContext.fireUserInboundEventTriggered(event)
+            return
+        }
+        awaitingAnswers = max(0, awaitingAnswers - 1)
+        if awaitingAnswers == 0 { armRequestDeadline(channelContext) }
+    }
+
+    private func armRequestDeadline(_ channelContext: ChannelHandlerContext) {
+        guard requestDeadline == nil else { return }
+        let channel = channelContext.channel
+        requestDeadline = channel.eventLoop.scheduleTask(in: TimeAmount(context.configuration.httpRequestTimeout)) {
+            GatewayMetrics.refusedConnections("request_timeout").increment()
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
@@ -104,11 +152,16 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            awaitingAnswers += 1
+            requestDeadline?.cancel()
+            requestDeadline = nil
             handle(head, body: body ?? channelContext.channel.allocator.buffer(capacity: 0), channel: channelContext.channel)
         }
     }
 
     func channelInactive(context channelContext: ChannelHandlerContext) {
+        requestDeadline?.cancel()
+        requestDeadline = nil
         if let (session, responder) = pendingPoll {
             session.pollGetClosed(responder)
             pendingPoll = nil

@@ -118,7 +118,7 @@ public final class GatewayServer: Service, Sendable {
                 if let origin = head.headers.first(name: "Origin"),
                    !GatewayHTTPHandler.isAllowed(origin: origin, host: head.headers.first(name: "Host"),
                                                  allowed: configuration.allowedOrigins) {
-                    GatewayMetrics.refusedConnections("origin").increment()
+                    // Not upgraded: the HTTP handler then answers 403 (and counts the refusal, once).
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 if let sid = request.query["sid"] {

@@ -76,7 +76,10 @@ final class GatewaySession: @unchecked Sendable {
             sid: sid, transport: transport,
             configuration: EngineIOSession.Configuration(
                 pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
-                maxPayload: configuration.maxPayload),
+                maxPayload: configuration.maxPayload,
+                // A server-closed polling session waits this long for the GET that takes its close packet: a live
+                // client is back within pingTimeout (it always keeps a GET pending), an abandoned handshake is not.
+                closeTimeout: configuration.pingTimeout),
             now: now)
         connection = SocketIOConnection(
             configuration: SocketIOConnection.Configuration(connectTimeout: configuration.connectTimeout,

@@ -79,7 +79,7 @@ public struct VerificationHandler: Sendable {
         // readers) drop.
         var outgoing: [OutgoingMessage] = []
         if plan.stage < .audited, let audit = plan.audit {
-            outgoing.append(try producer.message(audit, key: audit.recordId, id: plan.auditId ?? UUID()))
+            outgoing.append(try producer.message(audit, key: audit.recordId, id: plan.auditId ?? .random()))
         }
         for (index, delivery) in plan.deliveries.enumerated() {
             let id = delivery.id ?? Self.deliveryId(message.header.id, "\(index)")
