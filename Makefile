@@ -65,7 +65,7 @@ bench: deps release
 
 ## chaos: fault injection under a steady mixed load of SDK clients, every part a real process: kill -9 each service in
 ## turn, redis-server stopped and restarted, the broker down 30 s, one of two gateways down; prints what the clients
-## saw, what was lost and the time to recover (bench-results/chaos.md, .json; ~6 min; release build; not a test)
+## saw, what was lost and the time to recover (bench-results/chaos.md, .json; ~8 min; release build; not a test)
 chaos: deps release
 	.build/release/biometricsctl chaos
 

@@ -72,7 +72,7 @@ struct ChaosHarnessTests {
                                  roundIntervalSeconds: 1,
                                  scenarios: [ChaosScenarioResult(id: "baseline", fault: "none"), lost])
         #expect(report.table.split(separator: "\n").count == 4)
-        #expect(report.markdown.contains("| kill-worker | 0 | 0 | 0 | 0 (0) | – | – | 1/0/0 |"))
+        #expect(report.markdown.contains("| kill-worker | 0 | 0 | 0 | 0 (0) | – | – | 1/0/0 | 0 | 0 | 0 (0) | 0/0 |"))
         #expect(report.markdown.contains("**see the rows with losses or visible duplicates**"))
         #expect(!report.isClean)
     }

@@ -7,6 +7,46 @@ import TestSupport
 /// Presence, rooms and sessions end to end: python-socketio clients on two gateways, the presence service, Redis.
 @Suite("presence service: presence, rooms, sessions", .serialized, .timeLimit(.minutes(4)))
 struct PresenceFlowTests {
+    @Test("a broker outage longer than the grace leaves live sockets and sessions alone (found by biometricsctl chaos)")
+    func brokerOutage() async throws {
+        // The gateways' producers reconnect within 0.5 s of the broker's return (librdkafka backs off up to 10 s by
+        // default): the rule is a grace longer than that back-off (30 s by default against 10 s; 3 s here).
+        try await PresenceFixture.with(gatewayEnvironment: ["KAFKA_RECONNECT_BACKOFF_MAX_MS": "500"]) { fixture in
+            let created = fixture.syncFile("outage-created")
+            let back = fixture.syncFile("outage-back")
+            let clients = [try await fixture.client("carol", user: "carol-p9", on: .a)]
+            let steps: [[String: Any]] = [
+                ["client": "carol", "emit": "session:create", "data": ["deviceInfo": "outage"], "ack": true],
+                ["client": "carol", "wait_ack": "session:create"],
+                ["touch": created], ["wait_file": back],
+                ["client": "carol", "emit": "presence:update", "data": ["status": "away"], "ack": true],
+                ["client": "carol", "wait_ack": "presence:update"],
+                ["client": "carol", "emit": "session:list", "ack": true],
+                ["client": "carol", "wait_ack": "session:list"],
+            ]
+            async let run = fixture.run(clients: clients, steps: steps)
+            try await fixture.waitForFile(created)
+            try await waitUntil("the registry has carol's socket") { try await fixture.sockets(of: "carol-p9").count == 1 }
+            // Down for several graces (3 s) and sweeps (1 s): gateway A's liveness records wait in its producer.
+            fixture.broker.setDown()
+            try await Task.sleep(for: .seconds(8))
+            fixture.broker.setUp()
+            // The sweeps after the outage must not count gateway A dead (before the fix they did, within seconds).
+            let watchUntil = ContinuousClock.now + .seconds(10)
+            var swept = false
+            while ContinuousClock.now < watchUntil, !swept {
+                swept = try await fixture.sockets(of: "carol-p9").count != 1
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(!swept, "carol's live socket was swept after the outage")
+            try fixture.release(back)
+            let carol = try #require(try await run["carol"])
+            #expect(carol.acks(for: "presence:update").first?["status"] == "away", "\(carol.acks(for: "presence:update"))")
+            #expect(carol.acks(for: "session:list").first?["sessions"]?.arrayValue?.count == 1,
+                    "\(carol.acks(for: "session:list"))")
+        }
+    }
+
     @Test("online, away, offline — a user with two tabs on two gateways goes offline only when both are gone")
     func presenceAcrossTabs() async throws {
         try await PresenceFixture.with { fixture in

@@ -76,12 +76,10 @@ struct ChaosCommand: AsyncParsableCommand {
         }
         print(report.table)
         var written: [String] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Self.write(try encoder.encode(report), to: output)
+        try BenchReport.writeJSON(report, to: output)
         written.append(output)
         if !markdown.isEmpty {
-            try Self.write(Data(report.markdown.utf8), to: markdown)
+            try BenchReport.writeText(report.markdown, to: markdown)
             written.append(markdown)
         }
         print("\nresults: \(written.joined(separator: ", "))")
@@ -119,11 +117,5 @@ struct ChaosCommand: AsyncParsableCommand {
         return ChaosReport(
             date: ISO8601DateFormatter().string(from: Date()), command: command, clients: clients,
             gateways: harness.stack.gateways.count, roundIntervalSeconds: interval, scenarios: results)
-    }
-
-    static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url, options: .atomic)
     }
 }

@@ -31,7 +31,10 @@ final class ChaosHarness: Sendable {
         options.services = StackService.allCases
         options.redisAppendOnly = true
         options.tokenScope = "notifications:send"
-        // Liveness every 2 s: the presence service counts a killed gateway dead after 6 s (3 intervals).
+        // Liveness every 2 s: the presence service counts a killed gateway dead after 6 s (3 intervals). That grace
+        // must exceed the time a gateway's producer needs to reconnect after a broker outage, so librdkafka's
+        // reconnect back-off is capped at 1 s (its default cap, 10 s, is below the default grace of 30 s).
+        options.commonEnvironment = ["KAFKA_RECONNECT_BACKOFF_MAX_MS": "1000"]
         options.gatewayEnvironment = ["LIVENESS_INTERVAL_SECONDS": "2"]
         // Every acknowledged notification stays unread until the check reads it back.
         options.serviceEnvironment[.notification] = ["NOTIFICATION_MAX_UNREAD_PER_USER": "100000"]
@@ -95,7 +98,7 @@ final class ChaosHarness: Sendable {
     /// On SIGINT or SIGTERM: ``killAll()``, then exit with 128 + the signal. Keep the returned sources alive.
     func killAllOnInterrupt() -> [any DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { number in
-            Glibc.signal(number, SIG_IGN)
+            signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 killAll()

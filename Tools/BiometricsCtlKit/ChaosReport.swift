@@ -18,7 +18,7 @@ struct ChaosReport: Sendable, Codable {
 
     static let header = [
         "scenario", "ops", "failed", "dropped", "reconn. (recov.)", "recovered after", "all back after",
-        "lost n/v/s", "dup visible", "dup pushes", "extra audits", "frames",
+        "lost n/v/s", "dup visible", "dup pushes", "extra (rep.) audits", "frames",
     ]
 
     /// One table row.
@@ -27,7 +27,8 @@ struct ChaosReport: Sendable, Codable {
             result.id, "\(result.operations)", "\(result.failed)", "\(result.clientsDropped)",
             "\(result.reconnects) (\(result.recovered))", seconds(result.recoveredAfter), seconds(result.allBackAfter),
             "\(result.lostNotifications)/\(result.lostVerifications)/\(result.lostSessions)",
-            "\(result.duplicateNotifications)", "\(result.duplicatePushes)", "\(result.extraVerifications)",
+            "\(result.duplicateNotifications)", "\(result.duplicatePushes)",
+            "\(result.extraVerifications) (\(result.repeatedAudits))",
             "\(result.framesReceived)/\(result.framesSent)",
         ]
     }
@@ -50,9 +51,8 @@ struct ChaosReport: Sendable, Codable {
         let rows = [Self.header] + scenarios.map(Self.row)
         let widths = Self.header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.enumerated().map { index, row in
-            let line = row.enumerated().map { column, cell in
-                cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+            let line = row.enumerated().map { column, cell in BenchReport.pad(cell, widths[column]) }
+                .joined(separator: "  ")
             return index == 0 ? line + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") : line
         }.joined(separator: "\n")
     }
@@ -65,12 +65,13 @@ struct ChaosReport: Sendable, Codable {
                 + "ES256 record, `notification:send` to a peer, `presence:update`, session create/list, one 64-byte "
                 + "frame).",
             "",
-            "| " + Self.header.joined(separator: " | ") + " |",
-            "|" + String(repeating: "---|", count: Self.header.count),
         ]
-        lines += scenarios.map { "| " + Self.row($0).joined(separator: " | ") + " |" }
+        lines += BenchReport.markdownTable(Self.header, scenarios.map(Self.row))
         lines += ["", "Faults:", ""]
-        lines += scenarios.map { "- `\($0.id)`: \($0.fault)" + ($0.error.map { " — **did not complete**: \($0)" } ?? "") }
+        lines += scenarios.map { result in
+            "- `\(result.id)`: \(result.fault)" + (result.error.map { " — **did not complete**: \($0)" } ?? "")
+                + result.notes.map { " — note: \($0)" }.joined()
+        }
         lines += ["", "What the clients saw (most frequent failures per scenario):", ""]
         for result in scenarios where !result.errors.isEmpty {
             let top = result.errors.sorted { $0.value > $1.value }.prefix(4).map { "`\($0.key)` × \($0.value)" }

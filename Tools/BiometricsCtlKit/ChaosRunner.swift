@@ -12,8 +12,9 @@ struct ChaosScenario: Sendable {
     let id: String
     /// What happens, for the table.
     let fault: String
-    /// Injects the fault and undoes it (restart, bring back); returns when the process is back (ready).
-    let inject: @Sendable (ServiceStack) async throws -> Void
+    /// Injects the fault and undoes it (restart, bring back); returns when the process is back (ready), with notes
+    /// on what did not go as planned on the way (a start that failed before a retry worked).
+    let inject: @Sendable (ServiceStack) async throws -> [String]
 
     /// `kill -9` of process `name`, restarted under its old configuration after `down`.
     static func kill(_ id: String, _ name: String, down: Duration = .seconds(2)) -> ChaosScenario {
@@ -21,32 +22,30 @@ struct ChaosScenario: Sendable {
             guard let process = stack.process(named: name) else { throw BenchError("no process \(name) in the stack") }
             await process.kill()
             try await Task.sleep(for: down)
-            try await restart(process)
+            return try await restart(process)
         }
     }
 
-    /// Starts `process` again as a supervisor (systemd `Restart=on-failure`) would: up to 3 attempts, 2 s apart;
-    /// throws, naming every failed attempt, when a start failed (the process still runs if a later attempt worked).
-    static func restart(_ process: StackProcess) async throws {
+    /// Starts `process` again as a supervisor (systemd `Restart=on-failure`) would: up to 3 attempts, 2 s apart.
+    /// Returns a note per failed attempt; throws when no attempt worked.
+    static func restart(_ process: StackProcess) async throws -> [String] {
         var failures: [String] = []
         for attempt in 1...3 {
             do {
                 try await process.start()
-                break
+                return failures
             } catch {
-                failures.append("start \(attempt) failed: \(String(describing: error).split(separator: "\n").last ?? "")")
+                let last = String(describing: error).split(separator: "\n").last.map(String.init) ?? ""
+                failures.append("\(process.name) start \(attempt) failed: \(last)")
                 if attempt < 3 { try await Task.sleep(for: .seconds(2)) }
             }
         }
-        if !failures.isEmpty {
-            throw BenchError("\(process.name): " + failures.joined(separator: "; ")
-                + (process.isRunning ? "; running after a later attempt" : "; not running"))
-        }
+        throw BenchError(failures.joined(separator: "; ") + "; not running")
     }
 
     /// Every scenario, in run order.
     static let all: [ChaosScenario] = [
-        ChaosScenario(id: "baseline", fault: "none (steady load)") { _ in },
+        ChaosScenario(id: "baseline", fault: "none (steady load)") { _ in [] },
         kill("kill-gateway-a", "gateway-a"),
         kill("kill-worker", StackService.verificationWorker.rawValue),
         kill("kill-presence", StackService.presence.rawValue),
@@ -55,13 +54,14 @@ struct ChaosScenario: Sendable {
             stack in
             await stack.redis.stop()
             try await Task.sleep(for: .seconds(10))
-            try await restart(stack.redis)
+            return try await restart(stack.redis)
         },
         ChaosScenario(id: "broker-down", fault: "broker down 30 s (connections refused, log kept), then back") {
             stack in
             stack.broker.setDown()
             try await Task.sleep(for: .seconds(30))
             stack.broker.setUp()
+            return []
         },
         kill("kill-gateway-b", "gateway-b", down: .seconds(20)),
     ]
@@ -91,8 +91,10 @@ struct ChaosScenarioResult: Sendable, Codable {
     var duplicateNotifications = 0
     /// `notification:new` pushed twice with the same id (absorbed by a client that keys by id).
     var duplicatePushes = 0
-    /// Audit records beyond answered + unanswered verifies (a verify decided twice).
+    /// Audit records (distinct envelope ids) beyond answered + unanswered verifies (a verify decided twice).
     var extraVerifications = 0
+    /// Audit records seen again with the same envelope id (a redelivered outcome, absorbed by id).
+    var repeatedAudits = 0
     /// Verifies answered `unavailable` (refused before a decision; try again).
     var unavailableVerifies = 0
     /// Unanswered notifications / verifies (the client cannot know whether they happened).
@@ -109,6 +111,8 @@ struct ChaosScenarioResult: Sendable, Codable {
     var allBackAfter: Double?
     /// Set when the scenario could not run to the end.
     var error: String?
+    /// What did not go as planned but was overcome (a restart that needed a retry).
+    var notes: [String] = []
 
     /// Whether nothing acknowledged was lost and no duplicate became visible.
     var isClean: Bool {
@@ -134,13 +138,14 @@ struct ChaosRunner: Sendable {
     {
         var result = ChaosScenarioResult(id: scenario.id, fault: scenario.fault)
         _ = load.takeLedger()
-        let auditBefore = audit.snapshot.perUser
+        let auditBefore = audit.snapshot
         load.resume()
         try? await Task.sleep(for: warmup)
         let faultAt = load.now()
         progress("[\(scenario.id)] \(scenario.fault)")
         do {
-            try await scenario.inject(stack)
+            result.notes = try await scenario.inject(stack)
+            for note in result.notes { progress("[\(scenario.id)] \(note)") }
         } catch {
             result.error = "\(error)"
             progress("[\(scenario.id)] fault injection failed: \(error)")
@@ -160,8 +165,10 @@ struct ChaosRunner: Sendable {
         }
         // Operations of the read-back are not the load's.
         ledger.operations = ledger.operations.filter { $0.start <= load.now() }
-        let auditAfter = audit.snapshot.perUser
-        Self.account(ledger, into: &result, faultAt: faultAt, auditBefore: auditBefore, auditAfter: auditAfter)
+        let auditAfter = audit.snapshot
+        Self.account(ledger, into: &result, faultAt: faultAt, auditBefore: auditBefore.perUser,
+                     auditAfter: auditAfter.perUser)
+        result.repeatedAudits = auditAfter.repeated - auditBefore.repeated
         progress("[\(scenario.id)] " + ChaosReport.summaryLine(result))
         return result
     }

@@ -2,6 +2,7 @@ import BiometricsClient
 import Crypto
 import Foundation
 import Logging
+import Messages
 import SocketIO
 import Synchronization
 
@@ -320,10 +321,8 @@ final class MixedLoad: Sendable {
         var unavailable = false
         await operation(.verify, index) {
             let issued = try await client.challenge(record: user.id)
-            guard let bytes = VerifyBenchmark.base64URLDecode(issued.challenge) else {
-                throw BenchError("challenge is not base64url")
-            }
-            let signature = RecordPublisher.base64url(try user.key.signature(for: bytes).rawRepresentation)
+            guard let bytes = Base64URL.decode(issued.challenge) else { throw BenchError("challenge is not base64url") }
+            let signature = Base64URL.encode(try user.key.signature(for: Data(bytes)).rawRepresentation)
             sent = true
             let result = try await client.verify(record: user.id, challenge: issued.challenge, signature: signature)
             // `unavailable` is answered before any decision (Redis or Kafka failed; the command went to deadletter):

@@ -113,10 +113,8 @@ struct SoakCommand: AsyncParsableCommand {
         }
         await harness.stop()
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ChaosCommand.write(try encoder.encode(report), to: output + ".json")
-        try ChaosCommand.write(Data(report.markdown.utf8), to: output + ".md")
+        try BenchReport.writeJSON(report, to: output + ".json")
+        try BenchReport.writeText(report.markdown, to: output + ".md")
         var written = [output + ".json", output + ".md"]
         if !python.isEmpty {
             let plot = try ChildProcess(executable: python, arguments: [plotScript, output + ".json", output + ".png"],

@@ -109,7 +109,7 @@ struct SoakReport: Sendable, Codable {
             "",
             Self.criterion,
             "",
-            "| series | mean | slope / h | growth (last ⅔) | allowed | flat |",
+            "| series | mean | slope / h | growth after warm-up | allowed | flat |",
             "|---|---|---|---|---|---|",
         ]
         lines += trends.map {
@@ -161,7 +161,7 @@ struct SoakRunner: Sendable {
                                                 logger: logger)
         let load = harness.load
         _ = load.takeLedger()
-        let auditBefore = harness.audit.snapshot.perUser
+        let auditBefore = harness.audit.snapshot
         let startedAt = load.now()
         load.resume()
         var total = LoadLedger()
@@ -187,8 +187,10 @@ struct SoakRunner: Sendable {
         let found = try await load.readBackNotifications()
         accounting.lostNotifications = total.notificationsAcked.keys.filter { found[$0] == nil }.count
         accounting.duplicateNotifications = found.values.filter { $0 > 1 }.count
-        ChaosRunner.account(total, into: &accounting, faultAt: startedAt, auditBefore: auditBefore,
-                            auditAfter: harness.audit.snapshot.perUser)
+        let auditAfter = harness.audit.snapshot
+        ChaosRunner.account(total, into: &accounting, faultAt: startedAt, auditBefore: auditBefore.perUser,
+                            auditAfter: auditAfter.perUser)
+        accounting.repeatedAudits = auditAfter.repeated - auditBefore.repeated
         accounting.recoveredAfter = nil
         accounting.allBackAfter = nil
         let judgedFrom = max(minutes * 60 / 3, warmup.seconds)

@@ -4,11 +4,12 @@ import Logging
 import Messages
 import Synchronization
 
-/// Counts the `biometric.verifications` audit records per user from the moment it starts: every answered verify must
-/// have one (the worker publishes it before it answers), so fewer records than answers means a lost verification.
+/// Counts the `biometric.verifications` audit records per user from the moment it starts, once per envelope id: every
+/// answered verify must have one (the worker publishes it before it answers), so fewer records than answers means a
+/// lost verification, and more means a command decided twice.
 final class VerificationAuditTail: Sendable {
     private let consumer: KafkaConsumer
-    private let counts = Mutex<(perUser: [String: Int], total: Int)>(([:], 0))
+    private let counts = Mutex<(perUser: [String: Int], total: Int, repeated: Int, seen: Set<String>)>(([:], 0, 0, []))
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     private init(consumer: KafkaConsumer) {
@@ -33,8 +34,11 @@ final class VerificationAuditTail: Sendable {
         return tail
     }
 
-    /// The counts so far.
-    var snapshot: (perUser: [String: Int], total: Int) { counts.withLock { $0 } }
+    /// The counts so far: distinct audit records (by envelope id) per user and in all, and records seen again with
+    /// an id already counted (a producer's retry or a replayed outcome: the same decision, absorbed by id).
+    var snapshot: (perUser: [String: Int], total: Int, repeated: Int) {
+        counts.withLock { ($0.perUser, $0.total, $0.repeated) }
+    }
 
     /// Stops counting and closes the consumer.
     func stop() async {
@@ -48,9 +52,14 @@ final class VerificationAuditTail: Sendable {
         while !Task.isCancelled {
             guard let message = await consumer.nextMessage(timeout: .milliseconds(500)) else { continue }
             guard case .object(let envelope)? = try? JSONDecoder().decode(JSONValue.self, from: Data(message.value)),
+                  case .string(let id)? = envelope["id"],
                   case .object(let payload)? = envelope["payload"], case .string(let user)? = payload["userId"]
             else { continue }
             counts.withLock {
+                guard $0.seen.insert(id).inserted else {
+                    $0.repeated += 1
+                    return
+                }
                 $0.perUser[user, default: 0] += 1
                 $0.total += 1
             }

@@ -48,13 +48,23 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: startDelay) }
         var watermarks: Watermarks = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var pause = interval
             do {
                 try await sweepOnce(watermarks: &watermarks)
                 try await refreshGauges()
             } catch {
-                logger.warning("presence sweep failed; trying again next interval", metadata: ["error.message": "\(error)"])
+                // Kafka (or Redis) was out of reach: the gateways' liveness records of that time may still wait in
+                // their producers, so silence proves nothing yet. As at start: wait a grace, then measure afresh
+                // (no gateway is swept before its partition is read past a watermark taken after the outage).
+                // Without this, a broker outage longer than the grace made every live gateway "dead" and closed
+                // all its sockets and sessions (found by `biometricsctl chaos`, scenario broker-down).
+                watermarks = [:]
+                pause = max(interval, startDelay)
+                logger.warning("presence sweep failed; waiting a grace before the next one", metadata: [
+                    "error.message": "\(error)", "presence.pause": "\(pause)",
+                ])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            try? await cancelWhenGracefulShutdown { [pause] in try await Task.sleep(for: pause) }
         }
     }
 
