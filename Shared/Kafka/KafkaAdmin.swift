@@ -113,8 +113,12 @@ public final class KafkaAdmin: Sendable {
     /// ``offset(for:in:timeout:)`` for many partitions at once, with their high watermarks: one ListOffsets request
     /// for all of them and, where the broker cannot answer, the searches in parallel (a gateway's start waits on this
     /// for every partition; one after the other took seconds).
-    public func offsets(for timestamp: Date, in partitions: [TopicPartition], timeout: Duration = .seconds(30))
-        async throws -> [TopicPartition: (offset: Int64, high: Int64)]
+    ///
+    /// A partition retaining fewer than `readWholeBelow` records that the broker has no answer for is not searched:
+    /// its low watermark comes back, a lower bound that is exact for a reader filtering by time, and cheaper to read
+    /// from than a search on a broker that cannot answer (the embedded one) is to run.
+    public func offsets(for timestamp: Date, in partitions: [TopicPartition], readWholeBelow: Int64 = 0,
+                        timeout: Duration = .seconds(30)) async throws -> [TopicPartition: (offset: Int64, high: Int64)]
     {
         let marks = try await withThrowingTaskGroup(of: (TopicPartition, (low: Int64, high: Int64)).self) { group in
             for partition in partitions { group.addTask { (partition, try await self.watermarks(partition)) } }
@@ -128,6 +132,7 @@ public final class KafkaAdmin: Sendable {
                 group.addTask {
                     if low >= high { return (partition, high, high) }
                     if let answer = answers[partition] ?? nil { return (partition, answer, high) }
+                    if high - low < readWholeBelow { return (partition, low, high) }
                     let found = try await self.searchOffset(for: timestamp, in: partition, low: low, high: high,
                                                             timeout: timeout)
                     return (partition, found, high)

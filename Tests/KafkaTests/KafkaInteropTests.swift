@@ -65,6 +65,11 @@ struct KafkaInteropTests {
         #expect(try await admin.offset(for: base.addingTimeInterval(-10), in: partition) == 0)
         #expect(try await admin.offset(for: base.addingTimeInterval(99), in: partition) == 99)
         #expect(try await admin.offset(for: base.addingTimeInterval(1000), in: partition) == 100)
+        // Many partitions at once: searched, or read whole (the low watermark) when smaller than the limit.
+        let searched = try await admin.offsets(for: base.addingTimeInterval(42), in: [partition])
+        #expect(searched[partition]?.offset == 42 && searched[partition]?.high == 100)
+        let whole = try await admin.offsets(for: base.addingTimeInterval(42), in: [partition], readWholeBelow: 1_000)
+        #expect(whole[partition]?.offset == 0 && whole[partition]?.high == 100)
     }
 
     @Test("the binary search is exact over 20,000 messages, wherever the timestamp falls")

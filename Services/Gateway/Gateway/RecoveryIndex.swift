@@ -50,19 +50,12 @@ final class RecoveryIndex: Service, Sendable {
         var assignment: [TopicPartition: KafkaOffset] = [:]
         var ends: [Int32: Int64] = [:]
         let topicPartitions = (0..<partitions).map { TopicPartition(topic: Topics.gatewayConnections, partition: Int32($0)) }
-        let answers = try await admin.offsetsForTimes(since, partitions: topicPartitions)
+        // Where the broker cannot say (the embedded one), a partition is read whole up to `fullReadLimit` records:
+        // exact either way, and the index keeps only the last 1.5 windows of it.
+        let found = try await admin.offsets(for: since, in: topicPartitions, readWholeBelow: Self.fullReadLimit)
         for partition in topicPartitions {
-            let (low, high) = try await admin.watermarks(partition)
-            ends[partition.partition] = high
-            if let answer = answers[partition] ?? nil {
-                assignment[partition] = .offset(answer)
-            } else if high - low <= Self.fullReadLimit {
-                // No answer: nothing that recent, or a broker that cannot say (the embedded one). Reading what is
-                // retained is exact either way; the index keeps only the last 1.5 windows of it.
-                assignment[partition] = .offset(low)
-            } else {
-                assignment[partition] = .offset(try await admin.offset(for: since, in: partition))
-            }
+            ends[partition.partition] = found[partition]!.high
+            assignment[partition] = .offset(found[partition]!.offset)
         }
         state.withLock { state in
             for (partition, offset) in assignment { if case .offset(let next) = offset { state.position[partition.partition] = next } }

@@ -109,13 +109,27 @@ final class SessionRecovery: Sendable {
     }
 
     /// Where the relay starts reading `gateway.deliveries` (one window back, so the history covers recoveries at
-    /// once) and where the topic ends now (the relay is caught up there).
+    /// once) and where the topic ends now (the relay is caught up there). Where the broker cannot find offsets by
+    /// time (the embedded one), a partition of fewer than `backlogReadWholeBelow` records is read whole and a larger
+    /// one searched; if that fails, the history starts empty (recoveries then read Kafka) rather than the gateway
+    /// failing to start.
     func deliveryBacklog() async throws -> (starts: [Int64], ends: [Int64]) {
         let since = Date().addingTimeInterval(-window.seconds)
         let topicPartitions = (0..<partitions).map { TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32($0)) }
-        let found = try await admin.offsets(for: since, in: topicPartitions)
-        return (topicPartitions.map { found[$0]!.offset }, topicPartitions.map { found[$0]!.high })
+        do {
+            let found = try await admin.offsets(for: since, in: topicPartitions, readWholeBelow: Self.backlogReadWholeBelow)
+            return (topicPartitions.map { found[$0]!.offset }, topicPartitions.map { found[$0]!.high })
+        } catch {
+            logger.warning("delivery history starts empty: the backlog's offsets by time could not be found",
+                           metadata: ["error.message": "\(error)"])
+            var ends: [Int64] = []
+            for partition in topicPartitions { ends.append(try await admin.watermarks(partition).high) }
+            return (ends, ends)
+        }
     }
+
+    /// Below this many retained records a partition's backlog is read whole instead of searched.
+    static let backlogReadWholeBelow: Int64 = 20_000
 
     /// Reads exactly the offsets in `ranges` (per partition, in order) with a temporary assign-mode consumer.
     private func read(_ ranges: [TopicPartition: Range<Int64>], _ body: (KafkaMessage) -> Void) async throws {
