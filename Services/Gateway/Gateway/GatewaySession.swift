@@ -549,7 +549,9 @@ final class GatewaySession: @unchecked Sendable {
         publish(ConnectionConnected(gatewayId: context.gatewayId, socketId: socketID, userId: principal.userId,
                                     sessionId: principal.sessionId, remoteAddress: remoteAddress, connectedAt: Date()),
                 key: context.gatewayId)
-        if recoverable { recordRooms(disconnected: false) }
+        // A fresh socket is in no rooms yet: its `connection:connected` is its recovery record. A recovered one
+        // publishes its restored rooms at once (the presence service restores its presence rooms from them).
+        if recoverable, recovered == true { recordRooms(disconnected: false) }
     }
 
     // MARK: Recovery

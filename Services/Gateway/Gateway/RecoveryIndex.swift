@@ -76,7 +76,7 @@ final class RecoveryIndex: Service, Sendable {
                 let decoded = try? MessageCoding.decodeMessage(from: Data(record.value), topic: Topics.gatewayConnections)
                 state.withLock { state in
                     state.position[record.partition] = record.offset + 1
-                    if let rooms = decoded?.payload as? ConnectionRooms, let at = decoded?.header.occurredAt,
+                    if let rooms = Self.rooms(in: decoded?.payload), let at = decoded?.header.occurredAt,
                        at >= since, (state.records[rooms.socketId]?.at ?? .distantPast) <= at {
                         state.records[rooms.socketId] = Record(rooms: rooms, at: at)
                     }
@@ -92,6 +92,21 @@ final class RecoveryIndex: Service, Sendable {
             Task { await consumer.close() }
         }
         await consumer.close()
+    }
+
+    /// What a record says about a socket's rooms: a `connection:rooms` as it is; a `connection:connected` is a
+    /// socket in no rooms yet (gateways publish rooms only once there are some, or for a recovered socket, so that
+    /// a connect storm writes one record per socket to the gateway's partition, not two).
+    static func rooms(in payload: (any MessagePayload)?) -> ConnectionRooms? {
+        switch payload {
+        case let rooms as ConnectionRooms:
+            return rooms
+        case let connected as ConnectionConnected:
+            return ConnectionRooms(gatewayId: connected.gatewayId, socketId: connected.socketId,
+                                   userId: connected.userId, rooms: [], streams: [], disconnected: false)
+        default:
+            return nil
+        }
     }
 
     /// The socket's newest record as of now: waits until the index has read what was on the topic at the call (a
