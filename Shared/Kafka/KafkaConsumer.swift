@@ -46,11 +46,16 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// Messages held in Swift between librdkafka and the reader; beyond it the poll thread waits, and
     /// librdkafka's own prefetch limits (`queued.max.messages.kbytes`) stop fetching: that is the back-pressure.
     public var bufferCapacity: Int
+    /// How long ``KafkaConsumer/close()`` waits for librdkafka's close (commit, leave the group). With the broker
+    /// unreachable that close blocks for up to `session.timeout.ms` (45 s): a service with several consumers took
+    /// minutes to stop. Past it the consumer is left behind (its offsets uncommitted: the group redelivers).
+    public var closeTimeout: Duration
 
     /// Creates a configuration.
     public init(kafka: KafkaConfiguration, mode: Mode, topics: [String] = [], startFromBeginning: Bool = true,
-                bufferCapacity: Int = 2048) {
+                bufferCapacity: Int = 2048, closeTimeout: Duration = .seconds(5)) {
         self.kafka = kafka
+        self.closeTimeout = closeTimeout
         self.mode = mode
         self.topics = topics
         self.startFromBeginning = startFromBeginning
@@ -100,10 +105,12 @@ public final class KafkaConsumer: Service, Sendable {
     private let closed = Atomic<Bool>(false)
     private let logger: Logger
     private let commits: Bool
+    private let closeTimeout: Duration
 
     /// Creates a consumer, joins its group (or takes its assignment) and starts fetching.
     public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws {
         self.logger = logger
+        closeTimeout = configuration.closeTimeout
         let client = try RDKafkaClient(role: .consumer, properties: configuration.librdkafkaProperties(), logger: logger)
         self.client = client
         rd_kafka_poll_set_consumer(client.handle)
@@ -307,12 +314,26 @@ public final class KafkaConsumer: Service, Sendable {
         let client = client
         let pollThread = pollThread
         let logger = logger
-        try? await BlockingCalls.run {
-            pollThread.stopAndJoin()
-            let err = rd_kafka_consumer_close(client.handle)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                logger.warning("kafka consumer close", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
+        let timeout = closeTimeout
+        // The blocking close runs on its own; whichever comes first, it or the timeout, resumes the caller once.
+        let finished: Bool = await withCheckedContinuation { continuation in
+            let resumed = Atomic<Bool>(false)
+            @Sendable func resume(_ value: Bool) {
+                if !resumed.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(returning: value) }
             }
+            DispatchQueue.global().async {
+                pollThread.stopAndJoin()
+                let err = rd_kafka_consumer_close(client.handle)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    logger.warning("kafka consumer close", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(err)))"])
+                }
+                resume(true)
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds))) { resume(false) }
+        }
+        if !finished {
+            logger.warning("kafka consumer close did not finish in time (broker unreachable?); leaving it behind",
+                           metadata: ["kafka.close_timeout": "\(timeout)"])
         }
         buffer.finish()
     }

@@ -93,6 +93,21 @@ struct KafkaClientTests {
         #expect(error?.code == "delivery")
     }
 
+    @Test("close() of a group member with the broker gone returns after closeTimeout instead of hanging")
+    func closeIsBoundedWithoutBroker() async throws {
+        let fixture = try KafkaFixture()
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(kafka: fixture.kafka, mode: .group(id: "bounded-close"),
+                                                      topics: ["events"], closeTimeout: .seconds(1)),
+            logger: fixture.logger)
+        _ = try await consumer.waitForAssignment()
+        fixture.broker.setDown()
+        let start = ContinuousClock.now
+        await consumer.close()
+        // librdkafka alone would block for up to session.timeout.ms (45 s); the bound is 1 s plus scheduling.
+        #expect(ContinuousClock.now - start < .seconds(20))
+    }
+
     @Test("cancelling a waiting send ends the wait with CancellationError")
     func sendIsCancellable() async throws {
         let fixture = try KafkaFixture()
