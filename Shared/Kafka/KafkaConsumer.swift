@@ -321,7 +321,7 @@ public final class KafkaConsumer: Service, Sendable {
             @Sendable func resume(_ value: Bool) {
                 if !resumed.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(returning: value) }
             }
-            DispatchQueue.global().async {
+            DispatchQueue(label: "kafka.consumer-close").async {  // overcommit: off the cooperative pool (BlockingCalls)
                 pollThread.stopAndJoin()
                 let err = rd_kafka_consumer_close(client.handle)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -1,10 +1,15 @@
 import Dispatch
 
-/// Runs blocking work (a socket read, a process probe) on a Dispatch thread: blocking a cooperative-pool thread (two
-/// on this machine) would stall every other test running in parallel.
+/// Runs blocking work (a socket read, a process probe) on a thread of its own: blocking a cooperative-pool thread
+/// (two on this machine) would stall every other test running in parallel.
+///
+/// A new serial queue each time, not `DispatchQueue.global()`: on Linux Swift's cooperative pool *is* Dispatch's
+/// default global queue (its threads, `com.apple.root.default-qos`, are capped at the CPU count), while a serial
+/// queue runs on the overcommitting root queue, which adds a thread when the others are blocked. Long blocking
+/// reads here used to freeze every other suite of the test run.
 public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        DispatchQueue(label: "off-the-pool").async { continuation.resume(with: Result { try body() }) }
     }
 }
 
