@@ -136,14 +136,16 @@ struct MetricsExporterTests {
     }
 
     @Test func silentInstanceSeriesDisappear() async throws {
-        let harness = try await Harness(staleAfter: .seconds(2))
+        // 5 s: demo-a, re-sent every round of the wait below, must never look silent, even when a loaded machine
+        // makes a round (send + scrape) take seconds (with 2 s it expired once in CI, counting 2 expiries).
+        let harness = try await Harness(staleAfter: .seconds(5))
         let producer = try harness.fixture.envelopeProducer(service: "demo", instance: "publisher")
         try await waitUntil("both instances exported", timeout: .seconds(30), interval: .milliseconds(200)) {
             try await producer.send(Self.snapshot("demo-a", requests: 1), key: "demo-a")
             try await producer.send(Self.snapshot("demo-b", requests: 2), key: "demo-b")
             return try Self.samples(try await harness.scrape(), "demo_requests_total").count == 2
         }
-        // Only demo-a keeps publishing: demo-b's series go once it has been silent for 2 s.
+        // Only demo-a keeps publishing: demo-b's series go once it has been silent for 5 s.
         try await waitUntil("demo-b expired", timeout: .seconds(30), interval: .milliseconds(200)) {
             try await producer.send(Self.snapshot("demo-a", requests: 1), key: "demo-a")
             let instances = try Self.samples(try await harness.scrape(), "demo_requests_total").map { $0.label("instance") }
