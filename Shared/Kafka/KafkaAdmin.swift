@@ -102,12 +102,7 @@ public final class KafkaAdmin: Sendable {
     public func offset(for timestamp: Date, in partition: TopicPartition, timeout: Duration = .seconds(30))
         async throws -> Int64
     {
-        let (low, high) = try await watermarks(partition)
-        if low >= high { return high }
-        if let answer = try await offsetsForTimes(timestamp, partitions: [partition])[partition], let answer {
-            return answer
-        }
-        return try await searchOffset(for: timestamp, in: partition, low: low, high: high, timeout: timeout)
+        try await offsets(for: timestamp, in: [partition], timeout: timeout)[partition]!.offset
     }
 
     /// ``offset(for:in:timeout:)`` for many partitions at once, with their high watermarks: one ListOffsets request

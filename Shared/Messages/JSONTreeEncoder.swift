@@ -16,13 +16,6 @@ enum JSONTreeEncoder {
         try root.node.write(to: &writer, path: nil)
         return writer.bytes
     }
-
-    /// `value` written as JSON text with sorted keys.
-    static func text(of value: JSONValue) throws -> [UInt8] {
-        var writer = JSONTextWriter(capacity: 256)
-        try EncodedValue.value(value).write(to: &writer, path: nil)
-        return writer.bytes
-    }
 }
 
 /// What an encoder produced for one value: a leaf, or a container filled in place.
