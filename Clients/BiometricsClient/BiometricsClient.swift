@@ -362,8 +362,8 @@ public final class BiometricsClient: Sendable {
         }
     }
 
-    /// Makes `transport` current: re-sends subscriptions unless the gateway recovered the socket, then the offline
-    /// buffer, then reports `connected`.
+    /// Makes `transport` current: re-sends subscriptions (only the room-bound ones when the gateway recovered the
+    /// socket), then the offline buffer, then reports `connected`.
     private func attached(_ transport: ClientTransport) -> Bool {
         let recovered = transport.connectPayload?["recovered"]?.boolValue == true
         let restored = state.withLock { state -> Subscriptions? in
@@ -373,11 +373,9 @@ public final class BiometricsClient: Sendable {
         }
         guard let restored else { return false }
         // Subscriptions first, so buffered emits that depend on them (a stream frame after stream-start) follow them.
-        if !recovered {
-            for emit in restored.emits {
-                transport.send(.event(namespace: SocketIOPacket.defaultNamespace, name: emit.name, arguments: [emit.payload],
-                                      ackID: nil))
-            }
+        for emit in restored.emits(recovered: recovered) {
+            transport.send(.event(namespace: SocketIOPacket.defaultNamespace, name: emit.name, arguments: [emit.payload],
+                                  ackID: nil))
         }
         state.withLock { state in
             let buffered = state.offline

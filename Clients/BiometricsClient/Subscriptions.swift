@@ -25,11 +25,18 @@ struct Subscriptions: Sendable {
     mutating func remove(stream: String) { streams.removeAll { $0 == stream } }
     mutating func add(categories new: [String]) { for category in new where !categories.contains(category) { categories.append(category) } }
 
-    /// The emits that restore all of it, in a stable order.
-    var emits: [Entry] {
-        records.map { Entry(name: "biometric:subscribe", payload: ["recordId": .string($0)]) }
+    /// The emits that restore it, in a stable order.
+    ///
+    /// A recovered socket (`recovered: true`) skips what the services keep per user (categories, presence status)
+    /// but still re-asserts its rooms and stream grants: the gateway restores those from the socket's last
+    /// `connection:rooms` record, and a gateway killed right after a join may not have written it yet (found by the
+    /// SIGKILL test under load). Joins are idempotent, so repeating one costs a command, never a duplicate.
+    func emits(recovered: Bool) -> [Entry] {
+        let rooms = records.map { Entry(name: "biometric:subscribe", payload: ["recordId": .string($0)]) }
             + streams.map { Entry(name: "biometric:stream-start", payload: ["deviceId": .string($0)]) }
-            + rooms.map { Entry(name: "presence:join-room", payload: ["roomId": .string($0)]) }
+            + self.rooms.map { Entry(name: "presence:join-room", payload: ["roomId": .string($0)]) }
+        if recovered { return rooms }
+        return rooms
             + (categories.isEmpty ? [] : [Entry(name: "notification:subscribe",
                                                  payload: ["categories": .array(categories.map { .string($0) })])])
             + (presence.map { [Entry(name: "presence:update", payload: ["status": .string($0)])] } ?? [])

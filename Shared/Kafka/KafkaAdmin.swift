@@ -75,6 +75,16 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// Low and high watermarks of several partitions, asked in parallel.
+    public func watermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(5)) async throws
+        -> [TopicPartition: (low: Int64, high: Int64)]
+    {
+        try await withThrowingTaskGroup(of: (TopicPartition, (low: Int64, high: Int64)).self) { group in
+            for partition in partitions { group.addTask { (partition, try await self.watermarks(partition, timeout: timeout)) } }
+            return try await group.reduce(into: [TopicPartition: (low: Int64, high: Int64)]()) { $0[$1.0] = $1.1 }
+        }
+    }
+
     /// The broker's answer to ListOffsets-by-timestamp for each partition: the first offset whose timestamp is at or
     /// after `timestamp`, or nil where the broker answers -1 (no such message — or, like librdkafka's mock cluster,
     /// no support). ``offset(for:in:)`` falls back to a search where needed.
@@ -115,10 +125,7 @@ public final class KafkaAdmin: Sendable {
     public func offsets(for timestamp: Date, in partitions: [TopicPartition], readWholeBelow: Int64 = 0,
                         timeout: Duration = .seconds(30)) async throws -> [TopicPartition: (offset: Int64, high: Int64)]
     {
-        let marks = try await withThrowingTaskGroup(of: (TopicPartition, (low: Int64, high: Int64)).self) { group in
-            for partition in partitions { group.addTask { (partition, try await self.watermarks(partition)) } }
-            return try await group.reduce(into: [TopicPartition: (low: Int64, high: Int64)]()) { $0[$1.0] = $1.1 }
-        }
+        let marks = try await watermarks(partitions)
         let nonEmpty = partitions.filter { marks[$0].map { $0.low < $0.high } ?? false }
         let answers = nonEmpty.isEmpty ? [:] : try await offsetsForTimes(timestamp, partitions: nonEmpty)
         return try await withThrowingTaskGroup(of: (TopicPartition, Int64, Int64).self) { group in

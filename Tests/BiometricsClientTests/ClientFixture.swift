@@ -38,7 +38,7 @@ final class ClientFixture: Sendable {
         var logger = Logger(label: "client-test")
         logger.logLevel = .warning
         self.logger = logger
-        broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
         redisServer = try await RedisServerProcess.start()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-\(UUID().uuidString)")

@@ -164,7 +164,7 @@ struct FlushHarness {
         var logger = Logger(label: "fan-out-flush-tests")
         // The producer only takes connection records here; its reconnect complaints after the broker stops are noise.
         logger.logLevel = .critical
-        broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
         let configuration = try GatewayConfiguration(environment: EnvironmentReader([
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers, "JWT_HS256_SECRET": Self.secret,

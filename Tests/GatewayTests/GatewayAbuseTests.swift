@@ -106,7 +106,9 @@ struct GatewayAbuseTests {
         let token = try await fixture.token("alice")
         let peer = Task {
             try await fixture.runPeer(clients: [["name": "a", "token": token]],
-                                      steps: [["client": "a", "emit": "session:heartbeat"]], collectSeconds: 4)
+                                      steps: [["client": "a", "emit": "session:heartbeat"],
+                                              ["client": "a", "wait_disconnected": true, "timeout": 60]],
+                                      collectSeconds: 0.2)
         }
         let beats = try await fixture.commands(on: Topics.presenceCommands, type: "session:heartbeat", count: 1)
         let socket = try #require(beats.first?.0.principal?.socketId)

@@ -223,8 +223,10 @@ struct GatewayTimerTests {
         let first = Task { try await fixture.httpGet("/ws/?EIO=4&transport=polling&sid=\(sid)") }
         try await Task.sleep(for: .milliseconds(300))
         let second = try await fixture.httpGet("/ws/?EIO=4&transport=polling&sid=\(sid)")
-        #expect(second.status == 400)
-        #expect(try await first.value.body == "1", "the pending GET is answered with close")
+        // Whichever arrived second is refused (on a loaded machine the "first" may be sent later).
+        let answers = try await [first.value, second].sorted { $0.status < $1.status }
+        #expect(answers.map(\.status) == [200, 400])
+        #expect(answers.first?.body == "1", "the pending GET is answered with close")
         #expect(try await fixture.httpGet("/ws/?EIO=4&transport=polling").status == 200)
         #expect(try await fixture.httpGet("/ws/?EIO=4&transport=polling").status == 200)
         let limited = try await fixture.httpGet("/ws/?EIO=4&transport=polling")

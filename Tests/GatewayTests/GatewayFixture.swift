@@ -30,9 +30,10 @@ final class GatewayFixture: Sendable {
         var logger = Logger(label: "gateway-test")
         logger.logLevel = .warning
         self.logger = logger
-        let broker = try existing ?? EmbeddedBroker(topics: Topics.all.map {
-            NewTopic(name: $0.name, partitions: $0.partitions)
-        }, logger: logger)
+        let broker = if let existing { existing } else {
+            try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+                                           logger: logger)
+        }
         self.broker = broker
         var environment = [
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrapServers,

@@ -96,8 +96,13 @@ struct GatewayPeerTests {
                 steps: [
                     ["client": "a1", "emit": "session:heartbeat"], ["client": "a2", "emit": "session:heartbeat"],
                     ["client": "b", "emit": "session:heartbeat"],
+                    // Until the last delivery reached each client (bounded), then a second for anything extra:
+                    // a fixed window missed deliveries on a loaded CI machine.
+                    ["client": "a2", "wait_for": "test:others", "timeout": 60],
+                    ["client": "a1", "wait_for": "test:all", "timeout": 10],
+                    ["client": "b", "wait_for": "test:all", "timeout": 10],
                 ],
-                collectSeconds: 6)
+                collectSeconds: 1)
         }
         let beats = try await fixture.commands(on: Topics.presenceCommands, type: "session:heartbeat", count: 3)
         try #require(beats.count == 3)
@@ -137,8 +142,10 @@ struct GatewayPeerTests {
                 steps: [
                     ["client": "a", "emit": "session:list", "data": [:], "ack": true],
                     ["client": "a", "emit": "notification:get-unread", "ack": true],
+                    ["client": "a", "wait_ack": "session:list", "timeout": 60],
+                    ["client": "a", "wait_ack": "notification:get-unread", "timeout": 30],
                 ],
-                collectSeconds: 7)
+                collectSeconds: 0.2)
         }
         let listed = try await fixture.commands(on: Topics.presenceCommands, type: "session:list", count: 1)
         let reply = try #require(listed.first?.0.reply)
@@ -167,8 +174,9 @@ struct GatewayPeerTests {
                     ["client": "a", "emit": "biometric:stream-start", "data": ["deviceId": "dev-1"]],
                     ["client": "a", "wait_for": "test:granted"],
                     ["client": "a", "emit": "biometric:stream-data", "data": framePayload],
+                    ["client": "a", "wait_for": "biometric:stream-frame", "timeout": 30],
                 ],
-                collectSeconds: 3)
+                collectSeconds: 0.5)
         }
         let started = try await fixture.commands(on: Topics.verificationCommands, type: "biometric:stream-start", count: 1)
         let socket = try #require(started.first?.0.principal?.socketId)
@@ -222,11 +230,15 @@ struct GatewayPeerTests {
         let bob = try await first.token("bob")
         let onFirst = Task {
             try await first.runPeer(clients: [["name": "a", "token": alice]],
-                                    steps: [["client": "a", "emit": "session:heartbeat"]], collectSeconds: 5)
+                                    steps: [["client": "a", "emit": "session:heartbeat"],
+                                            ["client": "a", "wait_for": "test:room", "timeout": 60]],
+                                    collectSeconds: 0.5)
         }
         let onSecond = Task {
             try await second.runPeer(clients: [["name": "b", "token": bob]],
-                                     steps: [["client": "b", "emit": "session:heartbeat"]], collectSeconds: 5)
+                                     steps: [["client": "b", "emit": "session:heartbeat"],
+                                             ["client": "b", "wait_for": "test:room", "timeout": 60]],
+                                     collectSeconds: 0.5)
         }
         let beats = try await first.commands(on: Topics.presenceCommands, type: "session:heartbeat", count: 2)
         try #require(beats.count == 2)

@@ -24,7 +24,7 @@ final class GatewayProcessFixture: Sendable {
         var logger = Logger(label: "gateway-attack-test")
         logger.logLevel = .warning
         self.logger = logger
-        broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("gw-attack-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -6,7 +6,7 @@ import Testing
 struct KafkaClientTests {
     @Test("send awaits the delivery report; keys, headers and partitions arrive intact")
     func produceConsumeKeysHeaders() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer()
         let report = try await producer.send(OutgoingMessage(
             topic: "events", partition: 2, key: "user-1", value: bytes("hello"),
@@ -28,7 +28,7 @@ struct KafkaClientTests {
 
     @Test("the same key always lands on the same partition, in order")
     func keyOrdering() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer()
         var partitions = Set<Int32>()
         for index in 0..<20 {
@@ -42,7 +42,7 @@ struct KafkaClientTests {
 
     @Test("a batch send returns every report in order, across topics, and keeps a key's order")
     func batchSend() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 4), NewTopic(name: "other", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 4), NewTopic(name: "other", partitions: 1)])
         let producer = try fixture.producer()
         #expect(try await producer.send([OutgoingMessage]()).isEmpty)
         let batch = (0..<5).map { OutgoingMessage(topic: "events", key: "user-9", value: bytes("\($0)")) }
@@ -61,7 +61,7 @@ struct KafkaClientTests {
 
     @Test("enqueue applies back-pressure instead of failing, and close flushes everything")
     func enqueueBackPressure() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer(maxInFlight: 8)
         for index in 0..<2000 {
             try await producer.enqueue(OutgoingMessage(topic: "events", key: "k\(index % 10)", value: bytes("\(index)")))
@@ -81,11 +81,11 @@ struct KafkaClientTests {
 
     @Test("with the broker gone, close() purges what is undelivered and every waiting sender gets an error")
     func closePurgesUndelivered() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(kafka: fixture.kafka, flushTimeout: .seconds(1)), logger: fixture.logger)
         try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("up")))
-        fixture.broker.setDown()
+        await fixture.broker.setDown()
         let waiting = Task { try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("down"))) }
         try await Task.sleep(for: .milliseconds(200))
         await producer.close()
@@ -95,13 +95,13 @@ struct KafkaClientTests {
 
     @Test("close() of a group member with the broker gone returns after closeTimeout instead of hanging")
     func closeIsBoundedWithoutBroker() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(kafka: fixture.kafka, mode: .group(id: "bounded-close"),
                                                       topics: ["events"], closeTimeout: .seconds(1)),
             logger: fixture.logger)
         _ = try await consumer.waitForAssignment()
-        fixture.broker.setDown()
+        await fixture.broker.setDown()
         let start = ContinuousClock.now
         await consumer.close()
         // librdkafka alone would block for up to session.timeout.ms (45 s); the bound is 1 s plus scheduling.
@@ -110,10 +110,10 @@ struct KafkaClientTests {
 
     @Test("cancelling a waiting send ends the wait with CancellationError")
     func sendIsCancellable() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(kafka: fixture.kafka, flushTimeout: .seconds(1)), logger: fixture.logger)
-        fixture.broker.setDown()
+        await fixture.broker.setDown()
         let waiting = Task { try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("x"))) }
         try await Task.sleep(for: .milliseconds(200))
         waiting.cancel()
@@ -123,7 +123,7 @@ struct KafkaClientTests {
 
     @Test("a 1 MB message round-trips")
     func largeMessage() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer()
         let value = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         try await producer.send(OutgoingMessage(topic: "events", partition: 0, key: "big", value: value))
@@ -136,7 +136,7 @@ struct KafkaClientTests {
 
     @Test("two consumers in one group split the partitions; each message is read once")
     func groupSplitsPartitions() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let first = try fixture.consumer(.group(id: "split"))
         let second = try fixture.consumer(.group(id: "split"))
         // Wait until the group has settled with both members before producing.
@@ -170,7 +170,7 @@ struct KafkaClientTests {
 
     @Test("two groups each see every message")
     func twoGroupsSeeEverything() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer()
         for index in 0..<50 {
             try await producer.send(OutgoingMessage(topic: "events", key: "k\(index)", value: bytes("\(index)")))
@@ -187,7 +187,7 @@ struct KafkaClientTests {
 
     @Test("broadcast consumers start at the end and each see everything produced after they joined")
     func broadcastMode() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let producer = try fixture.producer()
         try await producer.send(OutgoingMessage(topic: "events", key: "old", value: bytes("before")))
         let one = try fixture.consumer(.broadcast(groupPrefix: "gateway"))
@@ -211,7 +211,7 @@ struct KafkaClientTests {
 
     @Test("after commit and restart, the group resumes after the last committed message (at-least-once)")
     func commitThenRestart() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let producer = try fixture.producer()
         for index in 0..<10 {
             try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("\(index)")))
@@ -234,7 +234,7 @@ struct KafkaClientTests {
 
     @Test("seek moves the read position back and forth")
     func seek() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let producer = try fixture.producer()
         for index in 0..<20 {
             try await producer.send(OutgoingMessage(topic: "events", key: "k", value: bytes("\(index)")))
@@ -253,7 +253,7 @@ struct KafkaClientTests {
 
     @Test("pause stops delivery until resume")
     func pauseResume() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let partition = TopicPartition(topic: "events", partition: 0)
         let consumer = try fixture.consumer(.assign([partition: .beginning]))
         let producer = try fixture.producer()
@@ -273,7 +273,7 @@ struct KafkaClientTests {
     /// leaving is only expelled after the 10 s session timeout and then waits that rebalance too (≈ 19 s).
     @Test("closing a member leaves the group: the other takes over without waiting for its session to expire")
     func closeLeavesGroupPromptly() async throws {
-        let fixture = try KafkaFixture()
+        let fixture = try await KafkaFixture()
         let slow = ["session.timeout.ms": "10000"]
         let stay = try fixture.consumer(.group(id: "leave"), properties: slow)
         let leave = try fixture.consumer(.group(id: "leave"), properties: slow)

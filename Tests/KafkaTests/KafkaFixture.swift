@@ -9,11 +9,11 @@ final class KafkaFixture: Sendable {
     let broker: EmbeddedBroker
     let logger: Logger
 
-    init(topics: [NewTopic] = [NewTopic(name: "events", partitions: 4)]) throws {
+    init(topics: [NewTopic] = [NewTopic(name: "events", partitions: 4)]) async throws {
         var logger = Logger(label: "kafka-tests")
         logger.logLevel = .warning
         self.logger = logger
-        broker = try EmbeddedBroker(topics: topics, logger: logger)
+        broker = try await EmbeddedBroker.start(topics: topics, logger: logger)
     }
 
     var kafka: KafkaConfiguration {

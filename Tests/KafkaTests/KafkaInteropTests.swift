@@ -6,7 +6,7 @@ import Testing
 struct KafkaInteropTests {
     @Test("messages we produce are read by kcat with key, value and headers")
     func kcatReadsOurMessages() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let producer = try fixture.producer()
         for index in 0..<3 {
             try await producer.send(OutgoingMessage(
@@ -21,7 +21,7 @@ struct KafkaInteropTests {
 
     @Test("messages kcat produces are read by our consumer in a group")
     func weReadKcatMessages() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 2)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 2)])
         _ = try await kcat(["-b", fixture.broker.bootstrapServers, "-P", "-t", "events", "-K", ":", "-H", "origin=kcat"],
                      input: "a:1\nb:2\nc:3\n")
         let consumer = try fixture.consumer(.group(id: "interop"))
@@ -34,7 +34,7 @@ struct KafkaInteropTests {
 
     @Test("listTopics and watermarks describe the cluster")
     func metadataAndWatermarks() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 3), NewTopic(name: "other", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 3), NewTopic(name: "other", partitions: 1)])
         let admin = try KafkaAdmin(configuration: fixture.kafka, logger: fixture.logger)
         let topics = try await admin.listTopics()
         #expect(topics.first { $0.name == "events" }?.partitions == [0, 1, 2])
@@ -48,7 +48,7 @@ struct KafkaInteropTests {
 
     @Test("an offset is found by timestamp: the embedded broker cannot answer, so the client binary-searches")
     func offsetByTimestamp() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let producer = try fixture.producer()
         let base = Date(timeIntervalSince1970: 1_790_000_000)
         for index in 0..<100 {  // one message per second of a made-up timeline
@@ -74,7 +74,7 @@ struct KafkaInteropTests {
 
     @Test("the binary search is exact over 20,000 messages, wherever the timestamp falls")
     func offsetByTimestampLarge() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let producer = try fixture.producer()
         let base = Date(timeIntervalSince1970: 1_790_000_000)
         let count = 20_000
@@ -98,7 +98,7 @@ struct KafkaInteropTests {
     /// request must fail cleanly within its timeout; on a real cluster the same call creates the topics.
     @Test("createTopics fails cleanly where the broker cannot create topics, and rejects bad specs up front")
     func createTopics() async throws {
-        let fixture = try KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
+        let fixture = try await KafkaFixture(topics: [NewTopic(name: "events", partitions: 1)])
         let admin = try KafkaAdmin(configuration: fixture.kafka, logger: fixture.logger)
         let start = ContinuousClock.now
         await #expect(throws: KafkaError.self) {

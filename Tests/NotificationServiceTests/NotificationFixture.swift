@@ -39,7 +39,7 @@ final class NotificationFixture: Sendable {
         var logger = Logger(label: "notification-test")
         logger.logLevel = .warning
         self.logger = logger
-        broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                     logger: logger)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("notification-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -35,7 +35,7 @@ struct DeadLetterTests {
     }
 
     @Test func poisonOnTheVerificationTopicIsDeadLetteredListedAndRedriven() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let redis = try await RedisServerProcess.start()
         let worker = try await Self.worker(fixture, redis: redis)
         let producer = try fixture.producer()
@@ -115,7 +115,7 @@ struct DeadLetterTests {
     /// `TopicProcessor`, run here with a stand-in handler: poison lands in `deadletter` and is redriven to its topic.
     @Test(arguments: [(Topics.presenceCommands, "presence-service"), (Topics.notificationCommands, "notification-service")])
     func poisonOnOtherCommandTopicsIsDeadLetteredAndRedriven(topic: String, service: String) async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let producer = try fixture.envelopeProducer(service: service, instance: "\(service)-1")
         var kafka = fixture.kafka
         kafka.properties = ["session.timeout.ms": "6000"]

@@ -17,7 +17,7 @@ struct MetricsExporterTests {
         let port: Int
 
         init(staleAfter: Duration = .seconds(60), lagGroups: [String] = [], fixture: OpsFixture? = nil) async throws {
-            self.fixture = try fixture ?? OpsFixture()
+            self.fixture = if let fixture { fixture } else { try await OpsFixture() }
             let fixture = self.fixture
             let configuration = MetricsExporterConfiguration(
                 common: fixture.common(service: MetricsExporterConfiguration.serviceName, instance: "exporter-1"),
@@ -112,7 +112,7 @@ struct MetricsExporterTests {
     }
 
     @Test func aRestartedExporterServesRecentSnapshotsAtOnce() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let producer = try fixture.envelopeProducer(service: "demo", instance: "publisher")
         try await producer.send(Self.snapshot("demo-old", requests: 3), key: "demo-old")
         // Started after the snapshot was published, and nothing is published since: it reads back the stale window.

@@ -15,11 +15,11 @@ final class OpsFixture: Sendable {
     let broker: EmbeddedBroker
     let logger: Logger
 
-    init() throws {
+    init() async throws {
         var logger = Logger(label: "ops-tests")
         logger.logLevel = .critical  // teardown (broker before clients) is noisy; failures show as expectations
         self.logger = logger
-        broker = try EmbeddedBroker(
+        broker = try await EmbeddedBroker.start(
             topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) } + [
                 NewTopic(name: "replay.source", partitions: 2), NewTopic(name: "replay.target", partitions: 2),
                 NewTopic(name: "replay.again", partitions: 2),

@@ -73,7 +73,7 @@ struct ReplayTests {
     }
 
     @Test func byOffsetsIntoAFileAndBackIntoATopic() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let slice = try await Self.produce(fixture)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -111,7 +111,7 @@ struct ReplayTests {
     }
 
     @Test func byTimestampsIntoATopic() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let slice = try await Self.produce(fixture)
         // [early, late): messages 0-2 and 6-7 — found by timestamp search (the embedded broker answers -1).
         let summary = try await Self.replay(fixture, [
@@ -132,7 +132,7 @@ struct ReplayTests {
     }
 
     @Test func filtersSelectExactlyTheMatchingRecords() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let slice = try await Self.produce(fixture)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -9,7 +9,7 @@ import TestSupport
 @Suite("biometricsctl tail", .serialized, .timeLimit(.minutes(2)))
 struct TailTests {
     @Test func followsTopicsPrettyAndRawWithFilters() async throws {
-        let fixture = try OpsFixture()
+        let fixture = try await OpsFixture()
         let producer = try fixture.producer()
         let command = Envelope(
             source: Source(service: "gateway", instance: "gw-1"),

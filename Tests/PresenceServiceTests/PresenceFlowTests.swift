@@ -28,9 +28,9 @@ struct PresenceFlowTests {
             try await fixture.waitForFile(created)
             try await waitUntil("the registry has carol's socket") { try await fixture.sockets(of: "carol-p9").count == 1 }
             // Down for several graces (3 s) and sweeps (1 s): gateway A's liveness records wait in its producer.
-            fixture.broker.setDown()
+            await fixture.broker.setDown()
             try await Task.sleep(for: .seconds(8))
-            fixture.broker.setUp()
+            await fixture.broker.setUp()
             // The sweeps after the outage must not count gateway A dead (before the fix they did, within seconds).
             let watchUntil = ContinuousClock.now + .seconds(10)
             var swept = false

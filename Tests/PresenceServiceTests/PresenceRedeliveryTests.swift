@@ -21,7 +21,7 @@ struct PresenceRedeliveryTests {
         MetricsBootstrap.bootstrap()
         var logger = Logger(label: "presence-redelivery-test")
         logger.logLevel = .error
-        let broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        let broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                         logger: logger)
         let redisServer = try await RedisServerProcess.start()
         let configuration = try PresenceServiceConfiguration(environment: EnvironmentReader([
@@ -84,7 +84,7 @@ struct PresenceRedeliveryTests {
     func executableLifecycle() async throws {
         var logger = Logger(label: "presence-executable-test")
         logger.logLevel = .error
-        let broker = try EmbeddedBroker(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
+        let broker = try await EmbeddedBroker.start(topics: Topics.all.map { NewTopic(name: $0.name, partitions: $0.partitions) },
                                         logger: logger)
         let redisServer = try await RedisServerProcess.start()
         let port = try Loopback.freePort()

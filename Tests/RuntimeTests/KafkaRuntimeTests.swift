@@ -66,7 +66,7 @@ struct KafkaRuntimeTests {
     @Test("librdkafka statistics become Prometheus gauges")
     func statisticsBecomeMetrics() async throws {
         MetricsBootstrap.bootstrap()
-        let broker = try EmbeddedBroker(topics: [NewTopic(name: "events", partitions: 1)], logger: Logger(label: "b"))
+        let broker = try await EmbeddedBroker.start(topics: [NewTopic(name: "events", partitions: 1)], logger: Logger(label: "b"))
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(
                 bootstrapServers: broker.bootstrapServers, clientId: "stats-test", statisticsInterval: .milliseconds(100))),

@@ -13,7 +13,7 @@ struct ReadinessDependencyTests {
     @Test("/ready flips to 503 naming kafka when the broker stops, and back when it returns")
     func readyFollowsTheBroker() async throws {
         let logger = Logger(label: "readiness-test")
-        let broker = try EmbeddedBroker(topics: [NewTopic(name: "events", partitions: 1)], logger: logger)
+        let broker = try await EmbeddedBroker.start(topics: [NewTopic(name: "events", partitions: 1)], logger: logger)
         let admin = try KafkaAdmin(
             configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers,
                                               properties: ["reconnect.backoff.max.ms": "500"], statisticsInterval: nil),
@@ -22,10 +22,10 @@ struct ReadinessDependencyTests {
                                readinessChecks: [.kafka(admin)], logger: logger)
         try await withRunningServer(server) { port in
             #expect(try await httpGet(port: port, path: "/ready").status == 200)
-            broker.setDown()
+            await broker.setDown()
             let down = try await poll(port: port, until: 503)
             #expect(down.json?["failing"] as? [String] == ["kafka"])
-            broker.setUp()
+            await broker.setUp()
             _ = try await poll(port: port, until: 200)
         }
     }

@@ -15,7 +15,7 @@ struct TopicProcessorTests {
 
     @Test("valid records are handled; malformed ones and handler failures go to deadletter with the reason; offsets commit")
     func deadLettersBadRecordsAndMovesOn() async throws {
-        let broker = try EmbeddedBroker(
+        let broker = try await EmbeddedBroker.start(
             topics: [NewTopic(name: Topics.presenceCommands, partitions: 1), NewTopic(name: Topics.deadletter, partitions: 1)],
             logger: logger)
         let kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, statisticsInterval: nil)

@@ -381,7 +381,7 @@ struct BrokerProcessCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "bench.broker")
         logger.logLevel = .warning
-        let broker = try EmbeddedBroker(
+        let broker = try await EmbeddedBroker.start(
             topics: topics.map { NewTopic(name: $0, partitions: partitions, replicationFactor: 1) }, logger: logger)
         try Data(broker.bootstrapServers.utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
         if watchStdin {
@@ -394,11 +394,18 @@ struct BrokerProcessCommand: AsyncParsableCommand {
                         line.append(byte)
                         continue
                     }
-                    switch String(decoding: line, as: UTF8.self) {
-                    case "down": broker.setDown()
-                    case "up": broker.setUp()
-                    default: break
+                    let command = String(decoding: line, as: UTF8.self)
+                    // One command at a time, in order: this thread waits for each to finish.
+                    let done = DispatchSemaphore(value: 0)
+                    Task {
+                        switch command {
+                        case "down": await broker.setDown()
+                        case "up": await broker.setUp()
+                        default: break
+                        }
+                        done.signal()
                     }
+                    done.wait()
                     line = []
                 }
                 _exit(0)

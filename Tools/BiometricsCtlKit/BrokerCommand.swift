@@ -25,7 +25,7 @@ struct BrokerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ServiceRunner.bootstrap(try CommonConfiguration(serviceName: "embedded-broker", defaultHTTPPort: 0))
-        let broker = try EmbeddedBroker(brokerCount: brokers, topics: Topics.all.map(NewTopic.init), logger: logger)
+        let broker = try await EmbeddedBroker.start(brokerCount: brokers, topics: Topics.all.map(NewTopic.init), logger: logger)
         if let addressFile { try writeAtomically(broker.bootstrapServers, to: addressFile) }
         defer { if let addressFile { try? FileManager.default.removeItem(atPath: addressFile) } }
         print("BROKER bootstrap=\(broker.bootstrapServers) topics=\(Topics.all.count)")

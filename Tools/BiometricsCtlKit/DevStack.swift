@@ -221,7 +221,7 @@ actor DevStack {
     func start() async throws -> DevStackEndpoints {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
 
-        let bootstrapServers = try startBroker()
+        let bootstrapServers = try await startBroker()
         let redisURL = try await startRedis()
         let secret = settings.jwtSecret ?? DevTokenIssuer.generateSecret()
 
@@ -309,7 +309,7 @@ actor DevStack {
 
     // MARK: Parts
 
-    private func startBroker() throws -> String {
+    private func startBroker() async throws -> String {
         if let external = settings.kafkaBootstrapServers {
             logger.info("using the Kafka cluster from KAFKA_BOOTSTRAP_SERVERS", metadata: ["kafka.bootstrap": .string(external)])
             return external
@@ -317,7 +317,7 @@ actor DevStack {
         // The mock cluster's host client warns that it has no bootstrap.servers of its own: noise below debug.
         var brokerLogger = logger
         if brokerLogger.logLevel > .debug { brokerLogger.logLevel = max(brokerLogger.logLevel, .warning) }
-        let broker = try EmbeddedBroker(topics: Topics.all.map(NewTopic.init), logger: brokerLogger)
+        let broker = try await EmbeddedBroker.start(topics: Topics.all.map(NewTopic.init), logger: brokerLogger)
         self.broker = broker
         logger.info("embedded broker up", metadata: ["kafka.bootstrap": .string(broker.bootstrapServers),
                                                      "kafka.topics": .stringConvertible(Topics.all.count)])

@@ -32,13 +32,12 @@ public struct GatewayApplication: Sendable {
         // connected yet, so that backlog only fills the history reconnecting clients are replayed from), else from
         // the end; frames from the end.
         let backlog = try await context.recovery?.deliveryBacklog()
-        var assignment: [TopicPartition: KafkaOffset] = [:]
-        for index in 0..<partitions.deliveries {
-            assignment[TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32(index))] =
-                backlog.map { .offset($0.starts[index]) } ?? .end
-        }
-        for index in 0..<partitions.frames {
-            assignment[TopicPartition(topic: Topics.biometricFrames, partition: Int32(index))] = .end
+        let deliveries = (0..<partitions.deliveries).map { TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32($0)) }
+        let frames = (0..<partitions.frames).map { TopicPartition(topic: Topics.biometricFrames, partition: Int32($0)) }
+        var assignment = await Self.currentEnds(of: backlog == nil ? deliveries + frames : frames, kafka: kafka,
+                                                logger: logger)
+        if let backlog {
+            for (index, partition) in deliveries.enumerated() { assignment[partition] = .offset(backlog.starts[index]) }
         }
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
@@ -51,6 +50,24 @@ public struct GatewayApplication: Sendable {
             DeliveryRelay(consumer: consumer, context: context, backlog: backlog), LivenessPublisher(context: context),
             stats, server,
         ]
+    }
+
+    /// The end of each partition as of now. librdkafka resolves a logical `.end` only when it first fetches, and
+    /// whatever is written before that (the reply to a first socket's request, a first frame) would be skipped; an
+    /// offset asked for here is where the gateway's history starts. Where the broker cannot answer, `.end`.
+    static func currentEnds(of partitions: [TopicPartition], kafka: KafkaConfiguration, logger: Logger) async
+        -> [TopicPartition: KafkaOffset]
+    {
+        do {
+            var quiet = kafka
+            quiet.statisticsInterval = nil
+            let marks = try await KafkaAdmin(configuration: quiet, logger: logger).watermarks(partitions, timeout: .seconds(5))
+            return marks.mapValues { .offset($0.high) }
+        } catch {
+            logger.warning("reading deliveries and frames from wherever the end is at the first fetch",
+                           metadata: ["error.message": "\(error)"])
+            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.end) })
+        }
     }
 
     /// Whether the gateway accepts connections (what `/ready` answers).
