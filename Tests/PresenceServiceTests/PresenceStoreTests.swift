@@ -37,12 +37,12 @@ struct PresenceStoreTests {
             id: UUID(), now: now)
     }
 
-    func disconnect(_ store: PresenceStore, _ socket: String, user: String, gateway: String = "gw1") async throws
-        -> [SocketRemoval]
+    func disconnect(_ store: PresenceStore, _ socket: String, user: String, gateway: String = "gw1",
+                    at: Date = Date()) async throws -> [SocketRemoval]
     {
         try await store.disconnected(
             ConnectionDisconnected(gatewayId: gateway, socketId: socket, userId: user, reason: "transport close"),
-            id: UUID())
+            at: at, id: UUID())
     }
 
     @Test("two tabs: the user joins a room once, stays online and a member until the last tab leaves")
@@ -50,8 +50,8 @@ struct PresenceStoreTests {
         try await withStore { store in
             #expect(try await connect(store, "s1", user: "u1")?.online == true)
             #expect(try await connect(store, "s2", user: "u1", gateway: "gw2")?.online == false)
-            let tab1 = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
-            let tab2 = SocketRef(socketId: "s2", userId: "u1", gatewayId: "gw2")
+            let tab1 = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date())
+            let tab2 = SocketRef(socketId: "s2", userId: "u1", gatewayId: "gw2", sentAt: Date())
             let first = try await store.join("team-1", socket: tab1, id: UUID())
             #expect(first.newMember && first.members == ["u1"])
             let second = try await store.join("team-1", socket: tab2, id: UUID())
@@ -76,7 +76,7 @@ struct PresenceStoreTests {
     func memoizedDecisions() async throws {
         try await withStore { store in
             _ = try await connect(store, "s1", user: "u1")
-            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date())
             let id = UUID()
             let first = try await store.join("team-1", socket: socket, id: id)
             let again = try await store.join("team-1", socket: socket, id: id)
@@ -84,9 +84,9 @@ struct PresenceStoreTests {
 
             let removalId = UUID()
             let event = ConnectionDisconnected(gatewayId: "gw1", socketId: "s1", userId: "u1", reason: "gone")
-            let removed = try await store.disconnected(event, id: removalId)
+            let removed = try await store.disconnected(event, at: Date(), id: removalId)
             #expect(removed.first?.offline == true && removed.first?.leftRooms == ["team-1"])
-            #expect(try await store.disconnected(event, id: removalId) == removed, "same deliveries on redelivery")
+            #expect(try await store.disconnected(event, at: Date(), id: removalId) == removed, "same deliveries on redelivery")
 
             #expect(try await store.isDone(removalId) == false)
             try await store.markDone(removalId)
@@ -94,22 +94,61 @@ struct PresenceStoreTests {
         }
     }
 
+    /// Socket s1 of u1 on gw1, connected 5 s ago and disconnected now; `sentAt(δ)` is a command of it relayed δ
+    /// seconds after the disconnect.
+    func closedSocket(_ store: PresenceStore) async throws
+        -> (disconnectedAt: Date, sentAt: (TimeInterval) -> SocketRef)
+    {
+        let disconnectedAt = Date()
+        _ = try await connect(store, "s1", user: "u1", at: disconnectedAt.addingTimeInterval(-5))
+        _ = try await disconnect(store, "s1", user: "u1", at: disconnectedAt)
+        return (disconnectedAt, { SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1",
+                                            sentAt: disconnectedAt.addingTimeInterval($0)) })
+    }
+
     @Test("a command from a socket that already disconnected changes nothing")
     func closedSocket() async throws {
         try await withStore { store in
-            _ = try await connect(store, "s1", user: "u1")
-            _ = try await disconnect(store, "s1", user: "u1")
-            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            // Relayed before the disconnect, handled after it.
+            let socket = try await closedSocket(store).sentAt(-0.001)
             #expect(try await store.join("team-1", socket: socket, id: UUID()).closed)
             #expect(try await store.setStatus(.away, socket: socket, id: UUID()) == nil)
             #expect(try await store.createSession(socket: socket, deviceInfo: "d", ipAddress: "1.2.3.4", id: UUID())
                     == .closed)
             #expect(try await store.counts().users == 0)
             // A command that arrives before the socket's connect record registers it.
-            let early = SocketRef(socketId: "s9", userId: "u9", gatewayId: "gw1")
+            let early = SocketRef(socketId: "s9", userId: "u9", gatewayId: "gw1", sentAt: Date())
             let joined = try await store.join("team-1", socket: early, id: UUID())
             #expect(joined.online && joined.newMember)
             #expect(try await connect(store, "s9", user: "u9")?.online == false)
+        }
+    }
+
+    @Test("a socket recovered on the gateway that closed it: its commands that overtake its connect record register it")
+    func recoveredOnTheSameGateway() async throws {
+        try await withStore { store in
+            let closed = try await closedSocket(store)
+            let disconnectedAt = closed.disconnectedAt
+            let recovered = closed.sentAt(0.002)
+            let joined = try await store.join("team-1", socket: recovered, id: UUID())
+            #expect(!joined.closed && joined.online && joined.newMember)
+            #expect(try await store.setStatus(.away, socket: recovered, id: UUID()) != nil)
+            // Its connect record, handled later, finds it known; a command of the old incarnation stays refused
+            // only while the tombstone stands, which the new incarnation removed.
+            #expect(try await connect(store, "s1", user: "u1", at: disconnectedAt.addingTimeInterval(0.001))?.online == false)
+            #expect(try await store.counts().sockets == 1)
+            #expect(try await store.isMember("team-1", userId: "u1"))
+
+            // A gateway that fell silent: removals date from its last report, so its sockets' later commands (a
+            // restart with the same INSTANCE_ID recovering them) register them again.
+            let reportedAt = Date()
+            _ = try await store.liveness(GatewayLiveness(gatewayId: "gw1", intervalSeconds: 1, socketCount: 1), grace: .seconds(3),
+                                         reportedAt: reportedAt, id: UUID(), now: reportedAt)
+            #expect(try await store.expireGateway("gw1", now: reportedAt.addingTimeInterval(10))?.count == 1)
+            let stale = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: reportedAt)
+            #expect(try await store.join("team-1", socket: stale, id: UUID()).closed, "sent no later than the last report")
+            let restarted = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: reportedAt.addingTimeInterval(8))
+            #expect(try await store.join("team-1", socket: restarted, id: UUID()).closed == false)
         }
     }
 
@@ -120,7 +159,8 @@ struct PresenceStoreTests {
             _ = try await connect(store, "old", user: "u1", at: past)
             _ = try await connect(store, "kept", user: "u2", at: past)
             _ = try await connect(store, "closed", user: "u3", at: past)
-            _ = try await disconnect(store, "closed", user: "u3")
+            // Disconnected after the reports below were made: they are late, and list it still.
+            _ = try await disconnect(store, "closed", user: "u3", at: Date().addingTimeInterval(60))
             let report = GatewayLiveness(gatewayId: "gw1", intervalSeconds: 1, socketCount: 3, sockets: [
                 LivenessSocket(socketId: "kept", userId: "u2"), LivenessSocket(socketId: "rebuilt", userId: "u4"),
                 LivenessSocket(socketId: "closed", userId: "u3"),
@@ -151,7 +191,7 @@ struct PresenceStoreTests {
         try await withStore { store in
             _ = try await connect(store, "s1", user: "u1")
             _ = try await connect(store, "s2", user: "u2", gateway: "gw2")
-            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date())
             _ = try await store.join("team-1", socket: socket, id: UUID())
             _ = try await store.createSession(socket: socket, deviceInfo: "d", ipAddress: "1.2.3.4", id: UUID())
             // One clock for the whole test: a loaded machine must not turn "just reported" into "silent".
@@ -184,7 +224,7 @@ struct PresenceStoreTests {
         try await withStore { store in
             _ = try await connect(store, "s1", user: "u1")
             _ = try await connect(store, "s2", user: "u1", gateway: "gw2")
-            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date())
             guard case .created(let session, _) = try await store.createSession(
                 socket: socket, deviceInfo: "Firefox", ipAddress: "10.0.0.7", id: UUID()) else {
                 Issue.record("no session created")
@@ -202,7 +242,7 @@ struct PresenceStoreTests {
             let later = Date().addingTimeInterval(2)
             let beat = try #require(try await store.heartbeat(socket: socket, id: UUID(), now: later))
             #expect(beat.sessionId == sessionId && beat.lastSeenAt == Timestamp.string(from: later))
-            let other = SocketRef(socketId: "s2", userId: "u1", gatewayId: "gw2")
+            let other = SocketRef(socketId: "s2", userId: "u1", gatewayId: "gw2", sentAt: Date())
             #expect(try await store.heartbeat(socket: other, id: UUID()) == nil, "no session on that socket")
 
             #expect(try await store.endSession(sessionId, userId: "u2", id: UUID()) == nil, "someone else's session")
@@ -217,7 +257,7 @@ struct PresenceStoreTests {
     func recoveredSocket() async throws {
         try await withStore { store in
             _ = try await connect(store, "s1", user: "u1")
-            _ = try await store.join("team-1", socket: SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1"), id: UUID())
+            _ = try await store.join("team-1", socket: SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date()), id: UUID())
             #expect(try await disconnect(store, "s1", user: "u1").first?.leftRooms == ["team-1"])
             // The client recovers its socket on gw2; the gateway restores its rooms and reports them.
             #expect(try await connect(store, "s1", user: "u1", gateway: "gw2")?.online == true)
@@ -245,7 +285,7 @@ struct PresenceStoreTests {
     func idleSessionsAndLocks() async throws {
         try await withStore { store in
             _ = try await connect(store, "s1", user: "u1")
-            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1")
+            let socket = SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date())
             let start = Date()
             _ = try await store.createSession(socket: socket, deviceInfo: "d", ipAddress: "1.2.3.4", id: UUID(), now: start)
             let idle = Self.settings.sessionIdle
@@ -266,9 +306,9 @@ struct PresenceStoreTests {
     func sharedRooms() async throws {
         try await withStore { store in
             for (socket, user) in [("s1", "u1"), ("s2", "u2"), ("s3", "u3")] { _ = try await connect(store, socket, user: user) }
-            _ = try await store.join("team-1", socket: SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1"), id: UUID())
-            _ = try await store.join("team-1", socket: SocketRef(socketId: "s2", userId: "u2", gatewayId: "gw1"), id: UUID())
-            _ = try await store.join("team-2", socket: SocketRef(socketId: "s3", userId: "u3", gatewayId: "gw1"), id: UUID())
+            _ = try await store.join("team-1", socket: SocketRef(socketId: "s1", userId: "u1", gatewayId: "gw1", sentAt: Date()), id: UUID())
+            _ = try await store.join("team-1", socket: SocketRef(socketId: "s2", userId: "u2", gatewayId: "gw1", sentAt: Date()), id: UUID())
+            _ = try await store.join("team-2", socket: SocketRef(socketId: "s3", userId: "u3", gatewayId: "gw1", sentAt: Date()), id: UUID())
             let split = try await store.shareRooms(sender: "u1", targets: ["u2", "u3", "u1", "nobody"], anyone: false)
             #expect(split.allowed == ["u2", "u1"] && split.refused == ["u3", "nobody"])
             let admin = try await store.shareRooms(sender: "u1", targets: ["u3", "nobody"], anyone: true)

@@ -28,7 +28,8 @@ public struct CommandHandler: Sendable {
         else {
             throw PresenceServiceError(.missingPrincipal, "\(message.type) without a principal socket and gateway")
         }
-        let socket = SocketRef(socketId: socketId, userId: principal.userId, gatewayId: gatewayId)
+        let socket = SocketRef(socketId: socketId, userId: principal.userId, gatewayId: gatewayId,
+                               sentAt: message.header.occurredAt)
         let reply = ReplyAddress(socketId: socketId, gatewayId: gatewayId, ackId: message.header.reply?.ackId)
         let id = message.header.id
         try await dispatcher.process(id) {

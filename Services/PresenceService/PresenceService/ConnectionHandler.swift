@@ -49,7 +49,7 @@ public struct ConnectionHandler: Sendable {
                 guard let arrival = try await store.connected(event, id: id, now: now) else { return [] }
                 return PresencePlanner.arrival(arrival, at: now)
             case let event as ConnectionDisconnected:
-                let removals = try await store.disconnected(event, id: id, now: now)
+                let removals = try await store.disconnected(event, at: message.header.occurredAt, id: id, now: now)
                 return removals.flatMap { PresencePlanner.removal($0, at: now) }
             case let record as ConnectionRooms:
                 // Rooms of a recoverable socket: they matter here only right after a recovery (see the README).

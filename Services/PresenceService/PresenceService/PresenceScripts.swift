@@ -40,9 +40,19 @@ enum PresenceScripts {
     end
 
     -- Registers a socket unless it is known or was closed on this gateway; returns 'new', 'known' or 'closed', and
-    -- whether its user just came online.
-    local function ensureSocket(sid, user, gw)
-      if redis.call('GET', k('gone', sid)) == gw then return 'closed', false end
+    -- whether its user just came online. `at` is the gateway's time of the record naming the socket: a tombstone
+    -- from before it belongs to an earlier incarnation (the socket was recovered on the same gateway, and its first
+    -- commands overtook its `connection:connected`), so the socket is registered again.
+    local function ensureSocket(sid, user, gw, at)
+      local gone = redis.call('GET', k('gone', sid))
+      if gone then
+        local goneGw, goneAt = string.match(gone, '^(.*)|(%-?%d+)$')
+        if not goneGw then goneGw, goneAt = gone, nil end
+        if goneGw == gw then
+          if not goneAt or at <= tonumber(goneAt) then return 'closed', false end
+          redis.call('DEL', k('gone', sid))
+        end
+      end
       local skey = k('socket', sid)
       local known = redis.call('HGET', skey, 'user')
       if known then
@@ -102,15 +112,16 @@ enum PresenceScripts {
     end
 
     -- Removes a socket of gateway `gw` everywhere (rooms, session, user, gateway) and leaves a tombstone naming the
-    -- gateway, so its late liveness list does not bring it back; returns what changed, or nil when the socket was
-    -- unknown or has moved to another gateway meanwhile (a recovered socket keeps its id).
-    local function removeSocket(sid, gw)
+    -- gateway and its time of the removal (`at`, Unix ms), so a late record of the socket (a liveness list, a command
+    -- from before the disconnect) does not bring it back; returns what changed, or nil when the socket was unknown or
+    -- has moved to another gateway meanwhile (a recovered socket keeps its id).
+    local function removeSocket(sid, gw, at)
       local skey = k('socket', sid)
       redis.call('SREM', k('gateway', gw), sid)
       local user = redis.call('HGET', skey, 'user')
       local current = redis.call('HGET', skey, 'gateway')
       if user and current and current ~= gw then return nil end
-      redis.call('SET', k('gone', sid), gw, 'EX', GONE_TTL)
+      redis.call('SET', k('gone', sid), gw .. '|' .. string.format('%d', at), 'EX', GONE_TTL)
       if not user then
         redis.call('DEL', skey, k('socket-rooms', sid))
         return nil
@@ -164,7 +175,7 @@ enum PresenceScripts {
         redis.call('HSET', skey, 'gateway', gw)
         recovered = true
       end
-      local state, online = ensureSocket(sid, user, gw)
+      local state, online = ensureSocket(sid, user, gw, tonumber(connectedAtMs))
       if state ~= 'closed' then
         -- The gateway's clock, like the time of its liveness reports that this is compared with.
         redis.call('HSET', skey, 'remoteAddress', remote, 'connectedAt', connectedAt, 'connectedAtMs', connectedAtMs)
@@ -174,11 +185,11 @@ enum PresenceScripts {
     end)
     """#)
 
-    /// `connection:disconnected`: ARGV gateway, socket.
+    /// `connection:disconnected`: ARGV gateway, socket, the record's time (Unix ms).
     static let disconnected = RedisScript(prelude + "\n" + #"""
-    local gw, sid = ARGV[6], ARGV[7]
+    local gw, sid, at = ARGV[6], ARGV[7], tonumber(ARGV[8])
     return memoized(function()
-      local removal = removeSocket(sid, gw)
+      local removal = removeSocket(sid, gw, at)
       return {removals = {removal}}
     end)
     """#)
@@ -191,6 +202,8 @@ enum PresenceScripts {
     local gw, grace, listed, reportedAt = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
     return memoized(function()
       redis.call('ZADD', 'presence:gateways', NOW + grace, gw)
+      -- The gateway's clock at its last report: the time of the removals if it falls silent.
+      redis.call('HSET', 'presence:gateway-reported', gw, string.format('%d', reportedAt))
       local removals, added = {}, {}
       if listed == '1' then
         local present = {}
@@ -199,14 +212,14 @@ enum PresenceScripts {
           if not present[sid] then
             local at = tonumber(redis.call('HGET', k('socket', sid), 'connectedAtMs') or '0') or 0
             if at < reportedAt - 1000 then
-              local removal = removeSocket(sid, gw)
+              local removal = removeSocket(sid, gw, reportedAt)
               if removal then table.insert(removals, removal) end
             end
           end
         end
         for i = 10, #ARGV, 2 do
           local sid, user = ARGV[i], ARGV[i + 1]
-          local state, online = ensureSocket(sid, user, gw)
+          local state, online = ensureSocket(sid, user, gw, reportedAt)
           if state == 'new' then table.insert(added, {socketId = sid, userId = user, online = online}) end
           if state ~= 'closed' then refreshSocket(sid, user) end
         end
@@ -216,8 +229,8 @@ enum PresenceScripts {
           if user then refreshSocket(sid, user) end
         end
       end
-      touch({k('gateway', gw), 'presence:gateways', 'presence:sockets', 'presence:users', 'presence:rooms',
-             'presence:sessions'})
+      touch({k('gateway', gw), 'presence:gateways', 'presence:gateway-reported', 'presence:sockets', 'presence:users',
+             'presence:rooms', 'presence:sessions'})
       return {removals = removals, added = added}
     end)
     """#)
@@ -228,13 +241,17 @@ enum PresenceScripts {
     return memoized(function()
       local deadline = redis.call('ZSCORE', 'presence:gateways', gw)
       if not deadline or tonumber(deadline) > NOW then return {removals = {}, expired = false} end
+      -- Removed as of the gateway's last report (its clock); commands it relayed later, if any, register their
+      -- sockets again until its next liveness list or expiry settles them.
+      local at = tonumber(redis.call('HGET', 'presence:gateway-reported', gw) or '') or 0
       local removals = {}
       for _, sid in ipairs(redis.call('SMEMBERS', k('gateway', gw))) do
-        local removal = removeSocket(sid, gw)
+        local removal = removeSocket(sid, gw, at)
         if removal then table.insert(removals, removal) end
       end
       redis.call('DEL', k('gateway', gw))
       redis.call('ZREM', 'presence:gateways', gw)
+      redis.call('HDEL', 'presence:gateway-reported', gw)
       redis.call('HDEL', 'presence:gateway-partitions', gw)
       return {removals = removals, expired = true}
     end)
@@ -270,11 +287,11 @@ enum PresenceScripts {
     return cjson.encode({})
     """#)
 
-    /// `presence:join-room`: ARGV socket, user, gateway, room.
+    /// `presence:join-room`: ARGV socket, user, gateway, the command's time (Unix ms), room.
     static let joinRoom = RedisScript(prelude + "\n" + #"""
-    local sid, user, gw, room = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+    local sid, user, gw, at, room = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
     return memoized(function()
-      local state, online = ensureSocket(sid, user, gw)
+      local state, online = ensureSocket(sid, user, gw, at)
       if state == 'closed' then return {closed = true} end
       local new = joinRoom(sid, user, room)
       local members = redis.call('SMEMBERS', k('room', room))
@@ -291,11 +308,12 @@ enum PresenceScripts {
     end)
     """#)
 
-    /// `presence:update`: ARGV socket, user, gateway, status. Returns the user's rooms and their sockets in none.
+    /// `presence:update`: ARGV socket, user, gateway, the command's time (Unix ms), status. Returns the user's rooms
+    /// and their sockets in none.
     static let setStatus = RedisScript(prelude + "\n" + #"""
-    local sid, user, gw, status = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+    local sid, user, gw, at, status = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
     return memoized(function()
-      local state, online = ensureSocket(sid, user, gw)
+      local state, online = ensureSocket(sid, user, gw, at)
       if state == 'closed' then return {closed = true} end
       redis.call('SET', k('status', user), status, 'EX', TTL)
       local rooms = redis.call('SMEMBERS', k('user-rooms', user))
@@ -311,12 +329,13 @@ enum PresenceScripts {
     end)
     """#)
 
-    /// `session:create`: ARGV socket, user, gateway, new session id, deviceInfo, ipAddress, now (RFC 3339), idle (s).
+    /// `session:create`: ARGV socket, user, gateway, the command's time (Unix ms), new session id, deviceInfo,
+    /// ipAddress, now (RFC 3339), idle (s).
     static let createSession = RedisScript(prelude + "\n" + #"""
-    local sid, user, gw, id, deviceInfo, ip, nowText, idle = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11],
-      ARGV[12], tonumber(ARGV[13])
+    local sid, user, gw, at, id, deviceInfo, ip, nowText, idle = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10],
+      ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14])
     return memoized(function()
-      local state, online = ensureSocket(sid, user, gw)
+      local state, online = ensureSocket(sid, user, gw, at)
       if state == 'closed' then return {closed = true} end
       local existing = redis.call('HGET', k('socket', sid), 'session')
       if existing and redis.call('EXISTS', k('session', existing)) == 1 then return {existing = existing} end

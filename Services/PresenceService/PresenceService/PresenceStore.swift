@@ -67,8 +67,12 @@ public struct PresenceStore: Sendable {
     }
 
     /// Removes a disconnected socket.
-    public func disconnected(_ event: ConnectionDisconnected, id: UUID, now: Date = Date()) async throws -> [SocketRemoval] {
-        let result = try await run(PresenceScripts.disconnected, memo: id, now: now, [event.gatewayId, event.socketId])
+    /// `at` is the record's time (the gateway's clock): commands of the socket from before it are refused as closed.
+    public func disconnected(_ event: ConnectionDisconnected, at: Date, id: UUID, now: Date = Date()) async throws
+        -> [SocketRemoval]
+    {
+        let result = try await run(PresenceScripts.disconnected, memo: id, now: now,
+                                   [event.gatewayId, event.socketId, String(Self.milliseconds(at))])
         return result["removals"].luaList.compactMap(SocketRemoval.init)
     }
 
@@ -132,7 +136,7 @@ public struct PresenceStore: Sendable {
         -> PresenceAudience?
     {
         let result = try await run(PresenceScripts.setStatus, memo: id, now: now,
-                                   [socket.socketId, socket.userId, socket.gatewayId, status.rawValue])
+                                   [socket.socketId, socket.userId, socket.gatewayId, Self.sentAt(socket), status.rawValue])
         guard result["closed"]?.boolValue != true else { return nil }
         let direct = result["direct"].luaList.compactMap { json -> ReplyAddress? in
             guard let socketId = json["socketId"]?.stringValue else { return nil }
@@ -144,7 +148,7 @@ public struct PresenceStore: Sendable {
     /// Adds the socket to presence room `roomId`.
     public func join(_ roomId: String, socket: SocketRef, id: UUID, now: Date = Date()) async throws -> JoinOutcome {
         let result = try await run(PresenceScripts.joinRoom, memo: id, now: now,
-                                   [socket.socketId, socket.userId, socket.gatewayId, roomId])
+                                   [socket.socketId, socket.userId, socket.gatewayId, Self.sentAt(socket), roomId])
         return JoinOutcome(
             closed: result["closed"]?.boolValue ?? false, online: result["online"]?.boolValue ?? false,
             newMember: result["newMember"]?.boolValue ?? false, members: result["members"].luaStrings)
@@ -180,7 +184,7 @@ public struct PresenceStore: Sendable {
     {
         let sessionId = UUID().uuidString.lowercased()
         let result = try await run(PresenceScripts.createSession, memo: id, now: now, [
-            socket.socketId, socket.userId, socket.gatewayId, sessionId, deviceInfo, ipAddress,
+            socket.socketId, socket.userId, socket.gatewayId, Self.sentAt(socket), sessionId, deviceInfo, ipAddress,
             Timestamp.string(from: now), String(seconds(settings.sessionIdle)),
         ])
         if result["closed"]?.boolValue == true { return .closed }
@@ -236,6 +240,9 @@ public struct PresenceStore: Sendable {
     }
 
     // MARK: Plumbing
+
+    /// The command's time in Unix ms, compared with a closed socket's tombstone.
+    private static func sentAt(_ socket: SocketRef) -> String { String(milliseconds(socket.sentAt)) }
 
     private func run(_ script: RedisScript, memo: UUID?, now: Date, _ arguments: [String]) async throws -> JSONValue {
         let common = [
