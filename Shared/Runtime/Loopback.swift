@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,16 +21,47 @@ public enum Loopback {
         public let description: String
     }
 
-    /// A port that is free right now, from the kernel (binding 127.0.0.1:0). Someone may take it before the caller
-    /// binds it, so callers retry on failure.
+    /// A port that is free right now, for a server the caller starts next (often another process). Someone may take
+    /// it before the caller binds it, so callers retry on failure.
+    ///
+    /// Drawn below the kernel's ephemeral range (`ip_local_port_range`), where neither `bind(…:0)` (an embedded
+    /// broker's listener) nor the source port of an outgoing connection lands — drawn from inside it, a port handed to
+    /// a gateway was taken by one of the hundreds of connections a test run opens in between ("Address already in
+    /// use"). Ports handed out by this process are not handed out again. Falls back to a kernel-chosen port.
     public static func freePort() throws -> Int {
+        let ephemeralStart = ephemeralRange().lowerBound
+        let candidates = 10_000..<max(10_001, ephemeralStart)
+        for _ in 0..<64 {
+            let port = Int.random(in: candidates)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if (try? bound(port: port)) != nil { return port }
+        }
+        return try bound(port: 0)
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// The kernel's range for ephemeral ports (Linux default 32768–60999).
+    static func ephemeralRange() -> ClosedRange<Int> {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else {
+            return 32768...60999
+        }
+        let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] <= bounds[1] else { return 32768...60999 }
+        return bounds[0]...bounds[1]
+    }
+
+    /// Binds 127.0.0.1:`port` (0: the kernel picks), closes, and returns the port bound.
+    private static func bound(port: Int) throws -> Int {
         let fd = try tcpSocket()
         defer { close(fd) }
-        var address = address(port: 0)
+        var address = address(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw Failure(description: "bind(127.0.0.1:0) failed: \(String(cString: strerror(errno)))") }
+        guard bound == 0 else {
+            throw Failure(description: "bind(127.0.0.1:\(port)) failed: \(String(cString: strerror(errno)))")
+        }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
