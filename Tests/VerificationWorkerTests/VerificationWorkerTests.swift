@@ -296,7 +296,7 @@ struct VerificationWorkerTests {
         #expect(Set(audits.map(\.audit.socketId)).count == 1)
     }
 
-    @Test("a verify redelivered in either crash window gives the client one result and the audit one envelope id")
+    @Test("a verify redelivered after its answers went out (plan, verdict or nothing stored) gives the client one result and the audit one envelope id")
     func crashWindows() async throws {
         let fixture = try await WorkerFixture()
         let key = try await fixture.enroll("rec-c", user: "chris")
@@ -325,19 +325,22 @@ struct VerificationWorkerTests {
         let redelivery = OutgoingMessage(topic: verify.topic, key: verify.key, value: verify.value)
         let redis = try fixture.redisClient()
         let doneKey = "verification:done:\(header.id.uuidString.lowercased())"
-        func plan() async throws -> CommandPlan? {
-            try await redis.get(doneKey).map { try MessageCoding.decode(CommandPlan.self, from: Data($0.utf8)) }
+        // The done key holds `verdict:<reason>` until the answers are sent, then the delivered (slim) plan.
+        func delivered() async throws -> Bool {
+            guard let stored = try await redis.get(doneKey), !stored.hasPrefix("verdict:") else { return false }
+            return try MessageCoding.decode(CommandPlan.self, from: Data(stored.utf8)).stage == .delivered
         }
         func waitUntilDelivered() async throws {
             let deadline = ContinuousClock.now + .seconds(30)
-            while try await plan()?.stage != .delivered {
+            while try await !delivered() {
                 guard ContinuousClock.now < deadline else { throw FixtureError("command not delivered in time") }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
         try await waitUntilDelivered()
-        // Window 2: everything sent, the worker dies before marking it; the command comes again. The stored plan
-        // (slim once delivered) is put back as it was before: planned, holding exactly what the worker sent.
+        // Everything sent, the worker dies before marking it; the command comes again. First as an earlier version
+        // left it: a stored plan (slim once delivered) put back as it was before, planned, holding exactly what the
+        // worker sent.
         let sentAudit = try #require(try await fixture.audits(count: 1).first)
         let sent = try await fixture.records(on: Topics.gatewayDeliveries, count: 1_000, timeout: .seconds(2))
             .compactMap { record -> CommandPlan.Outgoing? in
@@ -353,8 +356,12 @@ struct VerificationWorkerTests {
         _ = try await redis.set(doneKey, String(decoding: try MessageCoding.encode(stored), as: UTF8.self))
         try await fixture.produce([redelivery])
         try await waitUntilDelivered()
-        // Window 1: the challenge is claimed and everything sent, the worker dies before storing its decision; the
-        // command comes again and is decided again (the challenge's claim recognises its owner).
+        // Then as this version leaves it: the verdict stored with the challenge's claim, the answers rebuilt from it.
+        _ = try await redis.set(doneKey, "verdict:ok")
+        try await fixture.produce([redelivery])
+        try await waitUntilDelivered()
+        // And with the decision lost altogether (Redis state gone): decided again, the challenge's claim
+        // recognising its owning command.
         _ = try await redis.del([doneKey])
         try await fixture.produce([redelivery])
         try await waitUntilDelivered()
@@ -363,7 +370,7 @@ struct VerificationWorkerTests {
         try await fixture.deliver(
             Delivery.event("test:marker", data: ["n": 1], to: .socket(socketId)), id: UUID(), key: socketId, copies: 2)
         let seen = try await peer.value
-        let audits = try await fixture.audits(count: 3)
+        let audits = try await fixture.audits(count: 4)
         await fixture.stop()
         let chris = try #require(seen["c"])
         let results = chris.payloads(named: "biometric:verification-result")
@@ -371,7 +378,7 @@ struct VerificationWorkerTests {
         #expect(results.first?["success"] == .bool(true))
         #expect(chris.acks(for: "biometric:verify").count == 1)
         #expect(chris.events(named: "test:marker").count == 1)
-        #expect(audits.count == 3)
+        #expect(audits.count == 4)
         #expect(Set(audits.map(\.id)).count == 1)
         #expect(audits.allSatisfy { $0.audit.success })
     }

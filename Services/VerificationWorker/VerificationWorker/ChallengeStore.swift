@@ -42,7 +42,8 @@ public struct ChallengeStore: Sendable {
     static func challengeKey(_ challenge: String) -> String { "verification:challenge:\(challenge)" }
     static func usedKey(_ challenge: String) -> String { "verification:challenge-used:\(challenge)" }
 
-    private var retentionMilliseconds: Int {
+    /// How long a challenge key and a used marker live: the TTL plus the memory window (milliseconds).
+    var retentionMilliseconds: Int {
         Int((ttl + memory).components.seconds * 1000 + (ttl + memory).components.attoseconds / 1_000_000_000_000_000)
     }
 
@@ -63,42 +64,61 @@ public struct ChallengeStore: Sendable {
         return (challenge, Date(timeIntervalSince1970: Double(expiresAtMs) / 1000))
     }
 
+    /// A challenge's length in bytes (before base64url).
+    static let challengeBytes = 32
+
     /// Takes `challenge` for a verification of `recordId` by `userId` in command `commandId`: one atomic script
-    /// (one round trip) that checks the claim, the binding and the expiry, claims and deletes.
+    /// (one round trip) that checks the claim, the binding and the expiry, claims and deletes. (The worker takes its
+    /// challenges inside ``VerificationHandler/verdictScript``, which also records the verdict; this is the same
+    /// take on its own.)
     public func take(_ challenge: String, userId: String, recordId: String, commandId: UUID, now: Date = Date())
         async throws -> Take
     {
-        guard let decoded = Base64URL.decode(challenge), decoded.count == 32 else { return .refused(.challengeUnknown) }
+        guard let decoded = Base64URL.decode(challenge), decoded.count == Self.challengeBytes else {
+            return .refused(.challengeUnknown)
+        }
         let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
         let reply = try await redis.run(
             Self.takeScript, keys: [Self.challengeKey(challenge), Self.usedKey(challenge)],
             arguments: [commandId.uuidString.lowercased(), userId, recordId, String(nowMs), String(retentionMilliseconds)])
-        switch reply.string {
-        case "taken": return .taken
-        case "reused": return .refused(.challengeReused)
-        case "mismatch": return .refused(.challengeMismatch)
-        case "expired": return .refused(.challengeExpired)
-        case "unknown": return .refused(.challengeUnknown)
-        default: throw VerificationWorkerError(.corruptState, "challenge take answered \(reply)")
+        if reply.string == "taken" { return .taken }
+        guard let refusal = Self.refusals.first(where: { $0.outcome == reply.string }) else {
+            throw VerificationWorkerError(.corruptState, "challenge take answered \(reply)")
         }
+        return .refused(refusal.reason)
     }
 
-    /// KEYS: challenge, used marker. ARGV: command marker, user, record, now (ms), retention (ms).
-    /// A claim by the same command (a redelivery) counts as taken; the binding is the JSON written by ``issue``.
-    static let takeScript = RedisScript(#"""
-        local owner = redis.call('GET', KEYS[2])
-        if owner then
-          if owner == ARGV[1] then return 'taken' end
-          return 'reused'
+    /// The outcomes of ``takeFunction`` other than `taken`, and the reason each means.
+    static let refusals: [(outcome: String, reason: VerificationReason)] = [
+        ("reused", .challengeReused), ("mismatch", .challengeMismatch), ("expired", .challengeExpired),
+        ("unknown", .challengeUnknown),
+    ]
+
+    /// `take(challengeKey, usedKey, commandMarker, user, record, nowMs, retentionMs)` in Lua: 'taken' or one of
+    /// ``refusals``' outcomes. A claim by the same command (a redelivery) counts as taken; the binding is the JSON
+    /// written by ``issue``.
+    static let takeFunction = #"""
+        local function take(challengeKey, usedKey, marker, user, record, nowMs, retentionMs)
+          local owner = redis.call('GET', usedKey)
+          if owner then
+            if owner == marker then return 'taken' end
+            return 'reused'
+          end
+          local stored = redis.call('GET', challengeKey)
+          if not stored then return 'unknown' end
+          local ok, binding = pcall(cjson.decode, stored)
+          if not ok or type(binding) ~= 'table' then return 'unknown' end
+          if binding.userId ~= user or binding.recordId ~= record then return 'mismatch' end
+          if tonumber(nowMs) >= tonumber(binding.expiresAtMs) then return 'expired' end
+          redis.call('SET', usedKey, marker, 'PX', retentionMs)
+          redis.call('DEL', challengeKey)
+          return 'taken'
         end
-        local stored = redis.call('GET', KEYS[1])
-        if not stored then return 'unknown' end
-        local ok, binding = pcall(cjson.decode, stored)
-        if not ok or type(binding) ~= 'table' then return 'unknown' end
-        if binding.userId ~= ARGV[2] or binding.recordId ~= ARGV[3] then return 'mismatch' end
-        if tonumber(ARGV[4]) >= tonumber(binding.expiresAtMs) then return 'expired' end
-        redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
-        redis.call('DEL', KEYS[1])
-        return 'taken'
+
+        """#
+
+    /// KEYS: challenge, used marker. ARGV: command marker, user, record, now (ms), retention (ms).
+    static let takeScript = RedisScript(takeFunction + #"""
+        return take(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
         """#)
 }
