@@ -19,8 +19,8 @@ import Darwin
 ///
 /// The exit status and the child's CPU time are collected with `wait4` on this PID only (never `wait(-1)`), and once
 /// collected the PID is never signalled again, so a recycled PID cannot be hit. A `ChildProcess` that is released
-/// while its process still runs kills it with SIGKILL, so nothing outlives its owner by accident; call
-/// ``terminate(grace:)`` for a graceful stop.
+/// while its process still runs kills it with SIGKILL, and so does this process's normal exit, so nothing outlives
+/// its owner (or this process) by accident; call ``terminate(grace:)`` for a graceful stop.
 public final class ChildProcess: Sendable {
     /// How a child process ended.
     public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
@@ -193,10 +193,31 @@ public final class ChildProcess: Sendable {
 
         var variables = ProcessInfo.processInfo.environment.filter { !removingEnvironment.contains($0.key) }
         variables.merge(environment) { $1 }
-        self.pid = try Self.spawn(
+        let pid = try Self.spawn(
             executable: path, arguments: arguments, environment: variables, workingDirectory: workingDirectory,
             standardInput: standardInput, standardOutput: standardOutput, standardError: standardError,
             newProcessGroup: newProcessGroup)
+        self.pid = pid
+        Self.uncollected.withLock { _ = $0.insert(pid) }
+        _ = Self.killedAtExit
+    }
+
+    // MARK: Children left at exit
+
+    /// PIDs this process spawned whose status is not collected yet. A PID stays here until its status is collected,
+    /// so it is never a recycled one.
+    private static let uncollected = Mutex<Set<pid_t>>([])
+
+    /// Registers, once, an `atexit` handler that SIGKILLs every child still running when this process exits
+    /// normally: a child whose owner is still referenced then (a failed test's fixture held by a task) would
+    /// otherwise outlive it, since `deinit` never runs. Found as `redis-server`s left behind by failing tests.
+    private static let killedAtExit: Void = {
+        atexit { ChildProcess.killUncollected() }
+    }()
+
+    /// SIGKILLs the uncollected children for which `including` is true.
+    static func killUncollected(including: (pid_t) -> Bool = { _ in true }) {
+        for pid in uncollected.withLock({ $0 }) where including(pid) { _ = kill(pid, SIGKILL) }
     }
 
     deinit {
@@ -357,6 +378,7 @@ public final class ChildProcess: Sendable {
         } else if result < 0 && errno == ECHILD {
             collected = Collected(status: .unknown, usage: nil)
         }
+        if collected != nil { uncollected.withLock { _ = $0.remove(pid) } }
     }
 
     private static func seconds(_ time: timeval) -> Double {

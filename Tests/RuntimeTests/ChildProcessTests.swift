@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+@testable import Runtime
 import Testing
 
 #if canImport(Glibc)
@@ -49,6 +49,16 @@ struct ChildProcessTests {
         }
         #expect(child.signal(SIGUSR2))
         #expect(child.waitForExitBlocking(timeout: .seconds(10)) == .signaled(SIGUSR2))
+    }
+
+    @Test("children still running when the process exits are killed (the exit handler's work, here for one child)")
+    func uncollectedChildrenAreKilled() throws {
+        let child = try ChildProcess(executable: "/bin/sleep", arguments: ["30"])
+        let finished = try ChildProcess(executable: "/bin/true")
+        #expect(finished.waitForExitBlocking(timeout: .seconds(10)) == .exited(0))
+        ChildProcess.killUncollected { $0 == child.pid || $0 == finished.pid }
+        #expect(child.waitForExitBlocking(timeout: .seconds(10)) == .signaled(SIGKILL))
+        #expect(finished.exitStatus == .exited(0), "a collected child is not signalled again")
     }
 
     @Test("terminate sends SIGTERM, and SIGKILL after the grace period when SIGTERM is ignored")
