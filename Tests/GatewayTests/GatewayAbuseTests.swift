@@ -77,7 +77,19 @@ struct GatewayAbuseTests {
     func connectionEvents() async throws {
         let fixture = try await GatewayFixture(environment: ["LIVENESS_INTERVAL_SECONDS": "0.3"])
         let token = try await fixture.token("alice")
-        let seen = try await fixture.runPeer(clients: [["name": "a", "token": token]], collectSeconds: 3)
+        // The client stays until a liveness record has counted it (a fixed window missed it on a loaded machine).
+        let counted = FileManager.default.temporaryDirectory.appendingPathComponent("counted-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: counted) }
+        let peer = Task {
+            try await fixture.runPeer(clients: [["name": "a", "token": token]],
+                                      steps: [["wait_file": counted.path, "timeout": 60]], collectSeconds: 0.2)
+        }
+        _ = try await fixture.records(on: Topics.gatewayConnections, count: 1, timeout: .seconds(60)) { record in
+            guard let envelope = try? MessageCoding.decode(RawEnvelope.self, from: Data(record.value)) else { return false }
+            return envelope.type == "gateway:liveness" && envelope.payload.objectValue?["socketCount"] == .number(1)
+        }
+        FileManager.default.createFile(atPath: counted.path, contents: Data())
+        let seen = try await peer.value
         let sid = try #require(seen["a"]?.sid)
         let seenTypes = Mutex<Set<String>>([])
         let records = try await fixture.records(on: Topics.gatewayConnections, count: 3) { record in
