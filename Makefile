@@ -43,9 +43,12 @@ run: deps
 	exec .build/debug/biometricsctl dev
 
 ## test: every test, against a real (embedded) Kafka-protocol broker, real redis-server and real Python peers
+## At most TEST_WIDTH tests at once: each integration test runs brokers, gateways, redis-servers and Python peers,
+## and all 365 at once on 2 cores starved timing bounds (a seek, a liveness window) on CI.
+TEST_WIDTH ?= 16
 test: deps
 	$(SWIFT) build --build-tests
-	BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) BIOMETRICS_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
 ## fuzz: libFuzzer + AddressSanitizer on the decoders of untrusted bytes and the JWT path, FUZZ_RUNS executions each
 ## (default 1M); FUZZ_TARGETS picks some (socket-io messages jwt)

@@ -173,7 +173,7 @@ public final class KafkaAdmin: Sendable {
         var upper = high  // invariant: the answer is in [lower, upper]
         while lower < upper {
             let middle = lower + (upper - lower) / 2
-            try await consumer.seek([partition: .offset(middle)], timeout: timeout)  // a loaded broker may take more than 5 s
+            try await consumer.seek([partition: .offset(middle)], timeout: timeout)
             guard let message = try await firstMessage(from: consumer, atOrAfter: middle, timeout: timeout) else {
                 throw KafkaError(code: "timeout", message: "no message at \(partition)@\(middle) within \(timeout)",
                                  isRetriable: true)

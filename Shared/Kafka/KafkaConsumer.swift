@@ -265,7 +265,10 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// Moves the read position of assigned partitions; buffered messages of those partitions are dropped.
-    public func seek(_ positions: [TopicPartition: KafkaOffset], timeout: Duration = .seconds(5)) async throws {
+    ///
+    /// The wait is for librdkafka's broker thread to take the new position, not for a network round trip; on a
+    /// loaded machine that took more than 5 s (a CI run), hence a generous default.
+    public func seek(_ positions: [TopicPartition: KafkaOffset], timeout: Duration = .seconds(30)) async throws {
         let client = client
         let buffer = buffer
         let ms = Int32(clamping: timeout.components.seconds * 1000)

@@ -28,6 +28,9 @@ final class GatewayContext: Sendable {
     /// from `Topics`' defaults).
     init(configuration: GatewayConfiguration, verifier: TokenVerifier, outbound: KafkaOutbound,
          partitions: GatewayPartitions, logger: Logger) throws {
+        // Before anything can touch `GatewayMetrics`: its metrics are made once, and one made before the bootstrap
+        // stays a no-op for good (a unit test building a context first left /metrics without them).
+        MetricsBootstrap.bootstrap()
         let recoverable = configuration.recoveryMode != .off && configuration.recoverySecret != nil
         deliveryCut = DeliveryCut(partitions: partitions.deliveries,
                                   historyEntries: recoverable ? configuration.recoveryHistoryEntries : 0)

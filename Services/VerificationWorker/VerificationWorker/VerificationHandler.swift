@@ -24,6 +24,8 @@ public struct VerificationHandler: Sendable {
     /// Creates the handler.
     public init(registry: RecordRegistry, challenges: ChallengeStore, grants: GrantBook, redis: RedisClient,
                 producer: EnvelopeProducer, idempotencyTTL: Duration, logger: Logger) {
+        // Before the handler's metrics (made once) can be: one made before the bootstrap stays a no-op for good.
+        MetricsBootstrap.bootstrap()
         self.registry = registry
         self.challenges = challenges
         self.grants = grants
