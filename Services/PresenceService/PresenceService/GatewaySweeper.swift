@@ -39,6 +39,9 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
     /// A short description for service group logs.
     public var description: String { "GatewaySweeper(\(interval))" }
 
+    /// A watermark answer slower than this ends the sweep as failed.
+    static let slowAnswer: Duration = .seconds(1)
+
     /// High watermarks of `gateway.connections` partitions, measured at one sweep for the next.
     public typealias Watermarks = [Int32: Int64]
 
@@ -78,7 +81,14 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
             if let admin, let progress = try await store.progress(of: gatewayId) {
                 if measured[progress.partition] == nil {
                     let partition = TopicPartition(topic: Topics.gatewayConnections, partition: progress.partition)
+                    let asked = ContinuousClock.now
                     measured[progress.partition] = try await admin.watermarks(partition, timeout: .seconds(5)).high
+                    // A slow answer is an outage that just ended (the request waited for the broker): the previous
+                    // sweep's watermarks predate records the gateways held back meanwhile, so this counts as a
+                    // failed sweep (found when a sweep straddled the end of an 8 s outage and swept both gateways).
+                    if ContinuousClock.now - asked > Self.slowAnswer {
+                        throw PresenceServiceError(.kafkaSlow, "the watermarks of \(partition) took more than \(Self.slowAnswer)")
+                    }
                 }
                 guard let earlier = watermarks[progress.partition], progress.handled + 1 >= earlier else {
                     Counter(label: "presence_sweeps_deferred_total").increment()

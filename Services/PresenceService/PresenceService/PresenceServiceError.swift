@@ -10,6 +10,8 @@ public struct PresenceServiceError: Error, CustomStringConvertible, Sendable {
         case corruptState = "corrupt_state"
         /// The record was handled completely before (a redelivery); nothing to do.
         case alreadyHandled = "already_handled"
+        /// Kafka answered the sweep only slowly: an outage may just have ended, so silence proves nothing yet.
+        case kafkaSlow = "kafka_slow"
     }
 
     /// The stable code.
