@@ -50,10 +50,16 @@ public struct GatewaySweeper: Service, CustomStringConvertible {
         try? await refreshGauges()
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: startDelay) }
         var watermarks: Watermarks = [:]
+        var measuredAt = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var pause = interval
             do {
+                // Watermarks older than about one sweep prove nothing: what the gateways held back since (an outage
+                // this sweeper did not see fail) may be missing from them. Measured afresh, compared next time.
+                if ContinuousClock.now - measuredAt > interval * 2 + Self.slowAnswer { watermarks = [:] }
+                let started = ContinuousClock.now
                 try await sweepOnce(watermarks: &watermarks)
+                measuredAt = started
                 try await refreshGauges()
             } catch {
                 // Kafka (or Redis) was out of reach: the gateways' liveness records of that time may still wait in
