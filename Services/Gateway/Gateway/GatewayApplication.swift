@@ -24,7 +24,11 @@ public struct GatewayApplication: Sendable {
         let kafka = configuration.common.kafka
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: kafka), logger: logger)
         let outbound = KafkaOutbound(producer: producer, logger: logger)
-        let partitions = await GatewayPartitions.discover(kafka: kafka, logger: logger)
+        // One admin client for the start-up questions (partition counts, where the topics end), without statistics.
+        var quiet = kafka
+        quiet.statisticsInterval = nil
+        let admin = try KafkaAdmin(configuration: quiet, logger: logger)
+        let partitions = await GatewayPartitions.discover(admin: admin, logger: logger)
         let context = try GatewayContext(configuration: configuration, verifier: verifier, outbound: outbound,
                                          partitions: partitions, logger: logger)
         self.context = context
@@ -34,7 +38,7 @@ public struct GatewayApplication: Sendable {
         let backlog = try await context.recovery?.deliveryBacklog()
         let deliveries = (0..<partitions.deliveries).map { TopicPartition(topic: Topics.gatewayDeliveries, partition: Int32($0)) }
         let frames = (0..<partitions.frames).map { TopicPartition(topic: Topics.biometricFrames, partition: Int32($0)) }
-        var assignment = await Self.currentEnds(of: backlog == nil ? deliveries + frames : frames, kafka: kafka,
+        var assignment = await Self.currentEnds(of: backlog == nil ? deliveries + frames : frames, admin: admin,
                                                 logger: logger)
         if let backlog {
             for (index, partition) in deliveries.enumerated() { assignment[partition] = .offset(backlog.starts[index]) }
@@ -55,13 +59,11 @@ public struct GatewayApplication: Sendable {
     /// The end of each partition as of now. librdkafka resolves a logical `.end` only when it first fetches, and
     /// whatever is written before that (the reply to a first socket's request, a first frame) would be skipped; an
     /// offset asked for here is where the gateway's history starts. Where the broker cannot answer, `.end`.
-    static func currentEnds(of partitions: [TopicPartition], kafka: KafkaConfiguration, logger: Logger) async
+    static func currentEnds(of partitions: [TopicPartition], admin: KafkaAdmin, logger: Logger) async
         -> [TopicPartition: KafkaOffset]
     {
         do {
-            var quiet = kafka
-            quiet.statisticsInterval = nil
-            let marks = try await KafkaAdmin(configuration: quiet, logger: logger).watermarks(partitions, timeout: .seconds(5))
+            let marks = try await admin.watermarks(partitions, timeout: .seconds(5))
             return marks.mapValues { .offset($0.high) }
         } catch {
             logger.warning("reading deliveries and frames from wherever the end is at the first fetch",

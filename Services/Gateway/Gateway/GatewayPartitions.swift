@@ -22,12 +22,10 @@ struct GatewayPartitions: Sendable {
         frames: Topics.spec(named: Topics.biometricFrames)?.partitions ?? 1)
 
     /// Asks the cluster; where it cannot answer (a topic missing, the broker unreachable for 10 s), the defaults.
-    static func discover(kafka: KafkaConfiguration, logger: Logger) async -> GatewayPartitions {
+    static func discover(admin: KafkaAdmin, logger: Logger) async -> GatewayPartitions {
         var counts = defaults
         do {
-            var quiet = kafka
-            quiet.statisticsInterval = nil
-            let topics = try await KafkaAdmin(configuration: quiet, logger: logger).listTopics(timeout: .seconds(10))
+            let topics = try await admin.listTopics(timeout: .seconds(10))
             for topic in topics where !topic.partitions.isEmpty {
                 switch topic.name {
                 case Topics.gatewayDeliveries: counts.deliveries = topic.partitions.count

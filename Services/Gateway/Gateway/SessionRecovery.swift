@@ -122,8 +122,8 @@ final class SessionRecovery: Sendable {
         } catch {
             logger.warning("delivery history starts empty: the backlog's offsets by time could not be found",
                            metadata: ["error.message": "\(error)"])
-            var ends: [Int64] = []
-            for partition in topicPartitions { ends.append(try await admin.watermarks(partition).high) }
+            let marks = try await admin.watermarks(topicPartitions)
+            let ends = topicPartitions.map { marks[$0]!.high }
             return (ends, ends)
         }
     }

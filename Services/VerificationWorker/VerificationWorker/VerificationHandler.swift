@@ -261,22 +261,7 @@ public struct VerificationHandler: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let commandId = message.header.id
-        var refused = access(command.recordId, principal)
-        var ifTaken = VerificationReason.ok
-        if refused == nil, let record = registry.record(command.recordId) {
-            if record.algorithm != .es256 {
-                refused = .unsupportedAlgorithm
-            } else if let verificationKey = registry.verificationKey(record.recordId) {
-                if let bytes = Base64URL.decode(command.challenge), bytes.count == ChallengeStore.challengeBytes {
-                    ifTaken = SignatureVerifier.verify(signature: command.signature, over: bytes, with: verificationKey)
-                        ? .ok : .badSignature
-                } else {
-                    refused = .challengeUnknown
-                }
-            } else {
-                refused = .invalidKey
-            }
-        }
+        let (refused, ifTaken) = localVerdict(command, principal: principal)
         let reply = try await redis.run(Self.verdictScript, keys: [
             key, ChallengeStore.challengeKey(command.challenge), ChallengeStore.usedKey(command.challenge),
         ], arguments: [
@@ -288,12 +273,12 @@ public struct VerificationHandler: Sendable {
         guard let stored = reply.string else {
             throw VerificationWorkerError(.corruptState, "the verdict script answered \(reply)")
         }
+        let elapsed = clock.now - start
+        let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let reason: VerificationReason
         if let decided = stored.removingPrefix("decided:").flatMap(VerificationReason.init(rawValue:)) {
             reason = decided
-            let elapsed = clock.now - start
-            Self.verifyDuration.recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000
-                                                  + elapsed.components.attoseconds / 1_000_000_000)
+            Self.verifyDuration.recordNanoseconds(Int64(latencyMs * 1_000_000))
             Self.verifications[reason]?.increment()
         } else if let earlier = stored.removingPrefix("verdict:").flatMap(VerificationReason.init(rawValue:)) {
             reason = earlier
@@ -301,8 +286,6 @@ public struct VerificationHandler: Sendable {
         } else {
             return try resume(stored, key: key, message: message)  // a plan stored by an earlier version
         }
-        let elapsed = clock.now - start
-        let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.info("verification", metadata: [
             "biometric.record_id": "\(command.recordId)", "enduser.id": "\(principal.userId)",
             "verification.reason": "\(reason.rawValue)", "verification.latency_ms": "\(latencyMs)",
@@ -310,6 +293,21 @@ public struct VerificationHandler: Sendable {
         return Self.verifyPlan(command, reason: reason, principal: principal,
                                reply: Reply(principal: principal, reply: message.header.reply), commandId: commandId,
                                latencyMs: latencyMs)
+    }
+
+    /// What a verify comes to without shared state: the reason it is refused before its challenge is taken (nil when
+    /// the challenge is to be taken), and the reason if it is taken (the ES256 signature over the challenge sent).
+    private func localVerdict(_ command: BiometricVerify, principal: Principal)
+        -> (refused: VerificationReason?, ifTaken: VerificationReason)
+    {
+        if let refused = access(command.recordId, principal) { return (refused, .ok) }
+        guard let record = registry.record(command.recordId) else { return (.unknownRecord, .ok) }
+        guard record.algorithm == .es256 else { return (.unsupportedAlgorithm, .ok) }
+        guard let key = registry.verificationKey(record.recordId) else { return (.invalidKey, .ok) }
+        guard let bytes = Base64URL.decode(command.challenge), bytes.count == ChallengeStore.challengeBytes else {
+            return (.challengeUnknown, .ok)
+        }
+        return (nil, SignatureVerifier.verify(signature: command.signature, over: bytes, with: key) ? .ok : .badSignature)
     }
 
     /// KEYS: done key, challenge, used marker. ARGV: command marker, user, record, now (ms), challenge retention (ms),
