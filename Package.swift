@@ -169,6 +169,7 @@ let package = Package(
                 "Kafka", "Messages", "Runtime", "Auth", "SocketIO", "BiometricsClient",
                 "NotificationService",  // `bench notify` times the store in process
                 "MetricsExporter",  // `soak` samples consumer lag with the exporter's collector
+                "Redis", "VerificationWorker",  // `bench verify` stores its fixed load's challenges as the worker does
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,6 +35,20 @@ public struct KafkaConsumerConfiguration: Sendable {
         case assign([TopicPartition: KafkaOffset])
     }
 
+    /// How soon a consumer must see a new message.
+    public enum Latency: Sendable {
+        /// On a client's path (commands, deliveries): `fetch.wait.max.ms` as configured (default 10 ms).
+        case realtime
+        /// Off it (record registry, recovery index, grant cleanup): `fetch.wait.max.ms` at least
+        /// ``KafkaConsumerConfiguration/backgroundFetchWaitMs``, whatever `KAFKA_FETCH_WAIT_MAX_MS` says. A broker with
+        /// long polling answers as soon as data arrives, so this costs nothing there; the embedded broker answers an
+        /// empty fetch only after the full wait, and a 1 ms loop cost each idle consumer ~2.5 % of a core.
+        case background
+    }
+
+    /// The least `fetch.wait.max.ms` of a ``Latency/background`` consumer.
+    public static let backgroundFetchWaitMs = 100
+
     /// Brokers, client id and extra librdkafka properties.
     public var kafka: KafkaConfiguration
     /// Group, broadcast or explicit assignment.
@@ -50,11 +64,14 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// unreachable that close blocks for up to `session.timeout.ms` (45 s): a service with several consumers took
     /// minutes to stop. Past it the consumer is left behind (its offsets uncommitted: the group redelivers).
     public var closeTimeout: Duration
+    /// Whether a client waits on what this consumer reads.
+    public var latency: Latency
 
     /// Creates a configuration.
     public init(kafka: KafkaConfiguration, mode: Mode, topics: [String] = [], startFromBeginning: Bool = true,
-                bufferCapacity: Int = 2048, closeTimeout: Duration = .seconds(5)) {
+                bufferCapacity: Int = 2048, closeTimeout: Duration = .seconds(5), latency: Latency = .realtime) {
         self.kafka = kafka
+        self.latency = latency
         self.closeTimeout = closeTimeout
         self.mode = mode
         self.topics = topics
@@ -87,7 +104,12 @@ public struct KafkaConsumerConfiguration: Sendable {
             defaults["enable.auto.commit"] = "false"
             defaults["auto.offset.reset"] = "earliest"
         }
-        return kafka.librdkafkaProperties(roleDefaults: defaults)
+        var properties = kafka.librdkafkaProperties(roleDefaults: defaults)
+        if latency == .background {
+            let configured = properties["fetch.wait.max.ms"].flatMap { Int($0) } ?? 0
+            properties["fetch.wait.max.ms"] = String(max(configured, Self.backgroundFetchWaitMs))
+        }
+        return properties
     }
 }
 

@@ -30,6 +30,9 @@ final class VerifyBenchStack: Sendable {
     /// One private key per user (signs that user's challenges).
     var keys: [P256.Signing.PrivateKey] { stack.users.map(\.key) }
 
+    /// How long the worker's challenges live (they are issued in bulk before a phase and used during it).
+    static let challengeTTL = Duration.seconds(900)
+
     /// The user of client `index`.
     static func user(_ index: Int) -> String { "bench-verify-\(index)" }
     /// The record of client `index`.
@@ -54,7 +57,9 @@ final class VerifyBenchStack: Sendable {
             "RATE_LIMIT_EVENTS_PER_SECOND": "100000", "RATE_LIMIT_BURST": "100000", "ACK_TIMEOUT_MS": "30000",
         ]
         // Challenges are issued in bulk before a phase and used during it.
-        options.serviceEnvironment[.verificationWorker] = ["CHALLENGE_TTL_SECONDS": "900"]
+        options.serviceEnvironment[.verificationWorker] = [
+            "CHALLENGE_TTL_SECONDS": "\(Int(challengeTTL.components.seconds))",
+        ]
         return VerifyBenchStack(stack: try await ServiceStack.start(options: options, programs: programs, logger: logger))
     }
 

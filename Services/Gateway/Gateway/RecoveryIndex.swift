@@ -67,7 +67,8 @@ final class RecoveryIndex: Service, Sendable {
             "recovery.ends": "\(ends.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })",
         ])
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment)), logger: logger)
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment), latency: .background),
+            logger: logger)
         var lastSweep = ContinuousClock.now
         let refresher = Task { await refreshEnds() }
         defer { refresher.cancel() }

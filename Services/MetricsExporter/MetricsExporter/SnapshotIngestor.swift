@@ -36,7 +36,8 @@ public final class SnapshotIngestor: Service, Sendable {
     public func run() async throws {
         let assignment = await startPositions()
         let created = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment), bufferCapacity: 256),
+            configuration: KafkaConsumerConfiguration(kafka: kafka, mode: .assign(assignment), bufferCapacity: 256,
+                                                      latency: .background),
             logger: logger)
         consumer.withLock { $0 = created }
         await withGracefulShutdownHandler {

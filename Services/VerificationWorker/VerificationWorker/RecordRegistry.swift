@@ -101,7 +101,8 @@ public final class RecordRegistry: Service, Sendable, CustomStringConvertible {
         let partitions = topic.partitions.map { TopicPartition(topic: Topics.biometricRecords, partition: $0) }
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                kafka: kafka, mode: .assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, .beginning) }))),
+                kafka: kafka, mode: .assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, .beginning) })),
+                latency: .background),
             logger: logger)
         try await withGracefulShutdownHandler {
             var targets: [Int32: Int64] = [:]

@@ -57,7 +57,8 @@ public struct VerificationWorkerApplication: Sendable {
             consumer: try KafkaConsumer(
                 configuration: KafkaConsumerConfiguration(
                     // From the beginning on the group's first start (1 day of retention): no disconnect is missed.
-                    kafka: kafka, mode: .group(id: configuration.connectionsGroupId), topics: [Topics.gatewayConnections]),
+                    kafka: kafka, mode: .group(id: configuration.connectionsGroupId), topics: [Topics.gatewayConnections],
+                    latency: .background),
                 logger: logger),
             deadLetters: DeadLetterSink(producer: producer), logger: logger
         ) { message, _ in
