@@ -4,13 +4,17 @@ import Logging
 import Messages
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Consumes one command topic in a shared group: each record is decoded and validated as an envelope of that
 /// topic, handed to `handle`, and only then committed (at-least-once).
 ///
-/// Partitions are handled in parallel, each in order (one lane per partition): commands with the same key (a user)
-/// keep their order, while a slow command of one user no longer holds up everyone else's. At most `maxInFlight`
-/// records are dispatched and not yet handled, so a slow handler stops the reading instead of filling memory.
+/// Records are handled in parallel, in order per key within a partition (one lane per partition and key): commands
+/// of one user keep their order, while a slow command of one user holds up no one else — not even users whose keys
+/// share its partition (a partition lane made a hot partition's users wait in line behind each other's broker and
+/// Redis round trips: 7 of 50 benchmark users hashed to one partition and had the whole run's worst latencies).
+/// A partition's offset is committed only past records all handled (``CommitPoint``). At most `maxInFlight` records
+/// are dispatched and not yet handled, so a slow handler stops the reading instead of filling memory.
 ///
 /// A record that does not decode, or whose handler throws, goes to `deadletter` with the reason and is committed
 /// too, so one bad record never blocks its partition. If even the dead-letter write fails, the record is not
@@ -37,6 +41,29 @@ public struct TopicProcessor: Service {
         self.logger = logger
     }
 
+    /// A lane: records of one key in one partition.
+    private struct LaneKey: Hashable {
+        let partition: Int32
+        let key: [UInt8]?
+    }
+
+    /// What the dispatcher and the lanes share, behind one lock.
+    private final class LaneBook: Sendable {
+        private let state = Mutex(Lanes())
+
+        func withLock<T>(_ body: (inout Lanes) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
+    private struct Lanes {
+        /// Records waiting per running lane; a lane that finds its queue empty ends and is removed.
+        var queues: [LaneKey: [KafkaMessage]] = [:]
+        var commits = CommitPoint()
+        /// Set when a record was cancelled or abandoned: lanes then drain without handling (nothing more is
+        /// committed past it).
+        var stopped = false
+        var failure: TopicProcessorError?
+    }
+
     /// Processes records until graceful shutdown, then commits what was handled and leaves the group.
     public func run() async throws {
         let duration = Timer(label: "messaging_process_duration_seconds", dimensions: [("topic", topic)],
@@ -47,53 +74,74 @@ public struct TopicProcessor: Service {
                               dimensions: [("topic", topic), ("outcome", outcome.rawValue)]))
         })
         let limiter = InFlightLimiter(limit: maxInFlight)
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { lanes in
-                var queues: [Int32: AsyncStream<KafkaMessage>.Continuation] = [:]
+        let lanes = LaneBook()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
                 for await record in consumer.messages {
                     await limiter.acquire()
-                    if queues[record.partition] == nil {
-                        let (queue, continuation) = AsyncStream.makeStream(of: KafkaMessage.self)
-                        queues[record.partition] = continuation
-                        lanes.addTask { try await lane(queue, limiter: limiter, duration: duration, outcomes: outcomes) }
+                    let lane = LaneKey(partition: record.partition, key: record.key)
+                    let starts = lanes.withLock { lanes in
+                        lanes.commits.dispatched(record)
+                        if lanes.queues[lane] != nil {
+                            lanes.queues[lane]!.append(record)
+                            return false
+                        }
+                        lanes.queues[lane] = []
+                        return true
                     }
-                    queues[record.partition]?.yield(record)
+                    if starts {
+                        group.addTask {
+                            await run(lane, first: record, lanes: lanes, limiter: limiter, duration: duration,
+                                      outcomes: outcomes)
+                        }
+                    }
                 }
-                for queue in queues.values { queue.finish() }
-                try await lanes.waitForAll()
             }
         } onGracefulShutdown: {
             Task { await consumer.close() }
         }
         await consumer.close()
+        if let failure = lanes.withLock({ $0.failure }) { throw failure }
     }
 
-    /// Handles one partition's records in order, committing each after it is handled. A record that can be neither
-    /// handled nor dead-lettered stops the processor (closing the consumer ends the reading).
-    private func lane(_ queue: AsyncStream<KafkaMessage>, limiter: InFlightLimiter, duration: Timer,
-                      outcomes: [Outcome: Counter]) async throws {
-        var stopped = false
-        var failure: TopicProcessorError?
-        for await record in queue {
-            defer { limiter.release() }
-            guard !stopped else { continue }  // drain what was dispatched, uncommitted, freeing its slots
-            let start = ContinuousClock.now
-            let outcome = await process(record)
-            let elapsed = ContinuousClock.now - start
-            duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-            outcomes[outcome]?.increment()
-            switch outcome {
-            case .handled, .deadlettered:
-                consumer.commit(record)
-            case .cancelled:
-                stopped = true
-            case .abandoned:
-                stopped = true
-                failure = TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
-                Task { await consumer.close() }
+    /// Handles one lane's records in order, committing what all lanes of the partition have handled. A record that
+    /// can be neither handled nor dead-lettered stops the processor (closing the consumer ends the reading).
+    private func run(_ lane: LaneKey, first: KafkaMessage, lanes: LaneBook, limiter: InFlightLimiter,
+                     duration: Timer, outcomes: [Outcome: Counter]) async {
+        var next: KafkaMessage? = first
+        while let record = next {
+            if !lanes.withLock({ $0.stopped }) {  // else drain what was dispatched, uncommitted, freeing its slots
+                let start = ContinuousClock.now
+                let outcome = await process(record)
+                let elapsed = ContinuousClock.now - start
+                duration.recordNanoseconds(
+                    elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                outcomes[outcome]?.increment()
+                let commit = lanes.withLock { lanes -> KafkaMessage? in
+                    switch outcome {
+                    case .handled, .deadlettered:
+                        return lanes.commits.handled(record)
+                    case .cancelled:
+                        lanes.stopped = true
+                    case .abandoned:
+                        lanes.stopped = true
+                        lanes.failure = lanes.failure
+                            ?? TopicProcessorError(topic: topic, offset: record.offset, partition: record.partition)
+                    }
+                    return nil
+                }
+                if let commit { consumer.commit(commit) }
+                if outcome == .abandoned { Task { await consumer.close() } }
+            }
+            limiter.release()
+            next = lanes.withLock { lanes in
+                guard lanes.queues[lane]?.isEmpty == false else {
+                    lanes.queues[lane] = nil
+                    return nil
+                }
+                return lanes.queues[lane]!.removeFirst()
             }
         }
-        if let failure { throw failure }
     }
 
     enum Outcome: String, CaseIterable { case handled, deadlettered, abandoned, cancelled }
@@ -131,6 +179,35 @@ public struct TopicProcessor: Service {
                          metadata: metadata.merging(["error.message": "\(error)"]) { $1 })
             return .abandoned
         }
+    }
+}
+
+/// How far each partition can be committed when records finish out of order: past a record only once every record
+/// dispatched before it from the same partition is handled.
+struct CommitPoint {
+    /// Per partition, the records dispatched and not yet committed past, in dispatch order, and whether each is
+    /// handled (at most `maxInFlight` in all, so a plain array).
+    private var pending: [Int32: [(record: KafkaMessage, handled: Bool)]] = [:]
+
+    /// Notes a record handed to a lane.
+    mutating func dispatched(_ record: KafkaMessage) {
+        pending[record.partition, default: []].append((record, false))
+    }
+
+    /// Notes a handled record; returns the record to commit (its offset + 1 is stored) when the partition's
+    /// handled prefix grew, else nil.
+    mutating func handled(_ record: KafkaMessage) -> KafkaMessage? {
+        guard var queue = pending[record.partition],
+              let index = queue.firstIndex(where: { !$0.handled && $0.record.offset == record.offset })
+        else { return nil }
+        queue[index].handled = true
+        var last: KafkaMessage?
+        while let head = queue.first, head.handled {
+            last = head.record
+            queue.removeFirst()
+        }
+        pending[record.partition] = queue.isEmpty ? nil : queue
+        return last
     }
 }
 

@@ -31,6 +31,8 @@ struct StackPrograms: Sendable {
     var serverPrefix: [String] = []
     /// `taskset -c N` for the broker (on the load generator's CPU), or empty.
     var clientPrefix: [String] = []
+    /// `taskset -c N` for redis-server when it is not to share the server side's CPU; nil: ``serverPrefix``.
+    var redisPrefix: [String]? = nil
     /// Scratch directory for logs, ready files, the notification database and Redis's append-only file.
     var scratch: URL
 
@@ -137,7 +139,7 @@ final class ServiceStack: Sendable {
                 ? ["--appendonly", "yes", "--appendfsync", "everysec", "--appendfilename", "stack.aof"]
                 : ["--appendonly", "no"]
             let redis = StackProcess(
-                name: "redis-server", command: programs.serverPrefix + redisArguments, environment: [:],
+                name: "redis-server", command: (programs.redisPrefix ?? programs.serverPrefix) + redisArguments, environment: [:],
                 log: programs.scratch.appendingPathComponent("redis-server.log"), readiness: .redisPing(port: redisPort))
             started.append(redis)
             try await redis.start()

@@ -11,12 +11,11 @@ struct VerifyBenchCommand: AsyncParsableCommand {
         abstract: "Verify round trips per second and p50/p99 latency at a fixed load through gateway → Kafka → "
             + "verification worker → Kafka → gateway, with the ES256 verify cost alone beside it.",
         discussion: """
-            Starts an embedded broker (pinned to --client-cpu), redis-server, the gateway and one verification \
+            Starts an embedded broker and redis-server (pinned to --client-cpu), the gateway and one verification \
             worker (pinned to --server-cpu) for each --fetch-waits value (the services' consumer \
             fetch.wait.max.ms). --clients Socket.IO clients (one user and enrolled ES256 record each) on one NIO \
-            event loop in this process (pinned to --client-cpu) issue challenges, sign them and verify: closed loop \
-            for throughput, then open loop at --rate for --seconds (latency from each verify's scheduled send to \
-            its ack). Every answer is checked. Prints a table; writes JSON (--output) and the Markdown table \
+            event loop in this process (pinned to --client-cpu) verify: open loop at --rate for --seconds first \
+            (latency from each verify's scheduled send to its ack), then a closed loop for throughput. Every answer is checked. Prints a table; writes JSON (--output) and the Markdown table \
             (--markdown). Goal: p99 ≤ 10 ms at 1000 verifies/s, every verify succeeding.
             """)
 
@@ -44,10 +43,10 @@ struct VerifyBenchCommand: AsyncParsableCommand {
     @Option(help: "ES256 operations timed in-process.")
     var es256Iterations = 5000
 
-    @Option(help: "CPU for gateway, worker and redis-server.")
+    @Option(help: "CPU for gateway and worker.")
     var serverCPU = 0
 
-    @Option(help: "CPU for the load generator and the broker.")
+    @Option(help: "CPU for the load generator, the broker and redis-server.")
     var clientCPU = 1
 
     @Flag(help: "Do not pin processes to CPUs.")
@@ -64,6 +63,9 @@ struct VerifyBenchCommand: AsyncParsableCommand {
 
     @Option(help: "Where to write the Markdown table (empty: none).")
     var markdown = "bench-results/verify-table.md"
+
+    @Option(help: "Where to write each fixed-load verify's index, client and latency in ms (one line each).")
+    var latencies: String?
 
     /// Checks the sizes before anything starts.
     func validate() throws {
@@ -106,12 +108,14 @@ struct VerifyBenchCommand: AsyncParsableCommand {
             serviceDirectory: directory, overrides: overrides, redisServer: redisServer,
             serverPrefix: taskset.map { [$0, "-c", "\(serverCPU)"] } ?? [],
             clientPrefix: taskset.map { [$0, "-c", "\(clientCPU)"] } ?? [],
+            // redis-server beside the broker: CPU 0 runs only the code under test (gateway and worker).
+            redisPrefix: taskset.map { [$0, "-c", "\(clientCPU)"] } ?? [],
             scratch: scratch)
         let options = VerifyBenchmark.Options(
             clients: clients, throughputVerifies: throughputVerifies, concurrency: concurrency, rate: rate,
             seconds: seconds, warmupVerifies: warmupVerifies, fetchWaits: try parsedFetchWaits(),
             es256Iterations: es256Iterations, serverCPU: taskset != nil ? serverCPU : nil,
-            clientCPU: taskset != nil ? clientCPU : nil)
+            clientCPU: taskset != nil ? clientCPU : nil, latenciesFile: latencies)
         let benchmark = VerifyBenchmark(options: options, programs: programs, logger: logger) { line in
             FileHandle.standardError.write(Data("· \(line)\n".utf8))
         }

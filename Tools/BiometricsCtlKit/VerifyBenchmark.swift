@@ -50,10 +50,12 @@ struct VerifyBenchmark: Sendable {
         var fetchWaits: [Int]
         /// ES256 verifications timed in-process.
         var es256Iterations: Int
-        /// CPU of gateway, worker and redis-server, or nil for no pinning.
+        /// CPU of gateway and worker, or nil for no pinning.
         var serverCPU: Int?
-        /// CPU of this process (load generator) and the broker, or nil.
+        /// CPU of this process (load generator), the broker and redis-server, or nil.
         var clientCPU: Int?
+        /// Where to write every fixed-load verify's client and latency (which users wait finds a hot lane), or nil.
+        var latenciesFile: String?
     }
 
     let options: Options
@@ -139,7 +141,8 @@ struct VerifyBenchmark: Sendable {
                 progress("[\(name)] " + String(
                     format: "fixed load: p50 %.2f ms, p99 %.2f ms, max %.2f ms; %d ok, %d failed; CPU busy %.0f %% / %.0f %%",
                     load.latency.p50, load.latency.p99, load.latency.max, load.succeeded, load.failed,
-                    load.serverCoreBusy * 100, load.clientCoreBusy * 100))
+                    load.serverCoreBusy * 100, load.clientCoreBusy * 100)
+                    + "; p99 by second " + load.p99BySecondMs.map { String(format: "%.1f", $0) }.joined(separator: " "))
             }
 
             progress("[\(name)] throughput: \(options.throughputVerifies) verifies, \(options.concurrency) outstanding")
@@ -243,6 +246,13 @@ struct VerifyBenchmark: Sendable {
         let run = try await AckDriver.run(requests, on: clients, pacing: .rate(perSecond: options.rate),
                                           timeout: .seconds(options.seconds + 120))
         let cores = CoreSample.now()
+        if let path = options.latenciesFile {
+            // One line per verify: its index (scheduled at index / rate s), its client, its latency (-1: no answer).
+            let lines = run.outcomes.enumerated().map { index, outcome in
+                "\(index) \(requests[index].client) \(outcome.map { String(format: "%.3f", $0.latencyMs) } ?? "-1")"
+            }
+            try? (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
         let cpu = zip(processes, cpuBefore).map { process, before in
             ProcessCPU(name: process.name, seconds: (ProcessProbe.cpuSeconds(pid: process.pid) ?? 0) - before)
         }
@@ -256,7 +266,18 @@ struct VerifyBenchmark: Sendable {
             serverCoreBusy: cores.busyShare(of: options.serverCPU, since: coresBefore),
             clientCoreBusy: cores.busyShare(of: options.clientCPU, since: coresBefore),
             processCPU: cpu + [ProcessCPU(name: "load generator", seconds: CPUTime.ofThisProcess() - ownBefore)],
-            loadAverage: [loadBefore, Self.loadAverage()])
+            loadAverage: [loadBefore, Self.loadAverage()],
+            p99BySecondMs: Self.p99BySecond(run.outcomes, rate: options.rate))
+    }
+
+    /// p99 latency of the verifies scheduled in each second (request `i` is scheduled at `i / rate` s).
+    static func p99BySecond(_ outcomes: [AckDriver.Outcome?], rate: Double) -> [Double] {
+        let perSecond = max(1, Int(rate))
+        return stride(from: 0, to: outcomes.count, by: perSecond).map { start in
+            let window = outcomes[start..<min(start + perSecond, outcomes.count)].compactMap { $0?.latencyMs }.sorted()
+            guard !window.isEmpty else { return 0 }
+            return window[min(window.count - 1, Int((Double(window.count) * 0.99).rounded(.up)) - 1)]
+        }
     }
 
     /// The 1-minute load average (`/proc/loadavg`), 0 when unknown.

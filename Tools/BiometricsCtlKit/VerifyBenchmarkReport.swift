@@ -71,6 +71,9 @@ struct LoadResult: Sendable, Codable {
     var processCPU: [ProcessCPU]
     /// `/proc/loadavg`'s 1-minute load before and after the phase (other work on the machine shows here).
     var loadAverage: [Double]
+    /// p99 of the verifies scheduled in each second of the phase, ms: a tail spread over the run is queueing, one
+    /// in a single second a stall.
+    var p99BySecondMs: [Double]
 }
 
 /// Everything measured with one `fetch.wait.max.ms`.
@@ -115,6 +118,7 @@ struct VerifyBenchmarkReport: Sendable, Codable {
             ("**p50 / p99 at \(f(options.rate, 0)) verifies/s, ms**",
              cells { $0.load.map { "**\(f($0.latency.p50, 2)) / \(f($0.latency.p99, 2))**" } }),
             ("max latency, ms", cells { $0.load.map { f($0.latency.max, 2) } }),
+            ("p99 of each second, ms", cells { $0.load.map { $0.p99BySecondMs.map { f($0, 1) }.joined(separator: " ") } }),
             ("verifies ok / failed (fixed load)", cells { $0.load.map { "\($0.succeeded) / \($0.failed)" } }),
             ("achieved rate, verifies/s", cells { $0.load.map { f(Double($0.answered) / max($0.seconds, 1e-9), 0) } }),
             ("server CPU busy / generator CPU busy", cells { $0.load.map {
@@ -179,8 +183,9 @@ struct VerifyBenchmarkReport: Sendable, Codable {
         }
         lines.append("")
         lines.append("Run \(ISO8601DateFormatter().string(from: date)) on \(machine.cpus) CPUs (\(machine.cpuModel)), "
-            + "Linux \(machine.kernel), librdkafka \(machine.librdkafka). Gateway, worker and redis-server pinned to CPU "
-            + "\(o.serverCPU.map(String.init) ?? "any"); load generator (one NIO event loop) and embedded broker to CPU "
+            + "Linux \(machine.kernel), librdkafka \(machine.librdkafka). Gateway and worker pinned to CPU "
+            + "\(o.serverCPU.map(String.init) ?? "any"); load generator (one NIO event loop), embedded broker and "
+            + "redis-server to CPU "
             + "\(o.clientCPU.map(String.init) ?? "any"). \(o.clients) clients (one user and record each); "
             + "\(o.warmupVerifies) warm-up verifies; throughput \(o.throughputVerifies) verifies; fixed load "
             + "\(f(o.rate, 0))/s for \(f(o.seconds, 0)) s; ES256 \(es256.iterations) operations.")

@@ -2,6 +2,7 @@ import Auth
 import Kafka
 import Logging
 import Messages
+import NIOCore
 import NIOPosix
 import Runtime
 import ServiceLifecycle
@@ -15,6 +16,13 @@ public struct GatewayApplication: Sendable {
     let context: GatewayContext
     private let configuration: GatewayConfiguration
     private let logger: Logger
+
+    /// Process-wide settings, made once by the executable before anything else: the sockets' event loops are NIO's
+    /// singleton group, `EVENT_LOOP_THREADS` of them (NIO itself would count the machine's CPUs, not the ones this
+    /// process may use). Tests leave it alone: in-process gateways share the singleton at NIO's default.
+    public static func configureProcess(_ configuration: GatewayConfiguration) {
+        NIOSingletons.groupLoopCountSuggestion = configuration.eventLoopThreads
+    }
 
     /// Builds the gateway; fails on a bad token key or Kafka configuration.
     public init(configuration: GatewayConfiguration, logger: Logger) async throws {

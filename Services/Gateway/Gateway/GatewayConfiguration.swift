@@ -14,6 +14,7 @@ public struct GatewayConfiguration: Sendable {
         "MAX_CONNECTIONS_PER_IP_PER_MINUTE", "OUTBOUND_QUEUE_BYTES", "ACK_TIMEOUT_MS", "LIVENESS_INTERVAL_SECONDS",
         "TLS_CERT_FILE", "TLS_KEY_FILE", "RECOVERY_MODE", "RECOVERY_WINDOW_SECONDS", "RECOVERY_SECRET",
         "RECOVERY_MAX_REPLAY", "RECOVERY_HISTORY_ENTRIES", "DELIVERY_DEDUP_WINDOW_SECONDS", "DELIVERY_DEDUP_CAPACITY",
+        "EVENT_LOOP_THREADS",
     ]
 
     /// Shared service settings (Kafka, logging, instance id — the gateway id).
@@ -79,6 +80,9 @@ public struct GatewayConfiguration: Sendable {
     public var tlsCertificateFile: String?
     /// See ``tlsCertificateFile``.
     public var tlsKeyFile: String?
+    /// `EVENT_LOOP_THREADS` (default: the CPUs this process may run on, see ``ProcessCPUs``): NIO event loops
+    /// serving the sockets.
+    public var eventLoopThreads: Int
 
     /// This gateway's id (the instance id).
     public var gatewayId: String { common.instanceId }
@@ -143,6 +147,7 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError(code: .conflict, variable: "TLS_CERT_FILE, TLS_KEY_FILE",
                                      reason: "set both (to serve WSS) or neither")
         }
+        eventLoopThreads = try environment.int("EVENT_LOOP_THREADS", default: ProcessCPUs.available, range: 1...1024)
     }
 
     /// Exactly one of the three key variables.
