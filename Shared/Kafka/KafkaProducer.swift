@@ -137,6 +137,19 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
+    /// Produces a message at once when one of the `maxInFlight` slots is free and nobody waits for one, never
+    /// suspending (an event loop can call it): false when the message was not produced (no free slot), the caller
+    /// queues it instead. Delivery failures are logged and counted like ``enqueue(_:)``'s.
+    public func tryEnqueue(_ message: OutgoingMessage) throws -> Bool {
+        try checkOpen()
+        guard limiter.tryAcquire() else { return false }
+        if let error = produce(message, opaque: nil) {
+            limiter.release()
+            throw error
+        }
+        return true
+    }
+
     /// Waits until every message produced so far has a delivery report, or the timeout passes.
     public func flush(timeout: Duration) async throws {
         let ms = Int32(clamping: timeout.components.seconds * 1000)
@@ -306,6 +319,15 @@ public final class InFlightLimiter: Sendable {
     /// A limiter admitting `limit` (at least 1) at a time.
     public init(limit: Int) {
         self.limit = max(1, limit)
+    }
+
+    /// Takes a slot if one is free and nobody is waiting for one (no overtaking); false otherwise.
+    public func tryAcquire() -> Bool {
+        state.withLock { state in
+            guard state.inFlight < limit, state.head == state.waiters.count else { return false }
+            state.inFlight += 1
+            return true
+        }
     }
 
     /// Takes a slot, waiting for one if all are taken.

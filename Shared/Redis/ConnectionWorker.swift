@@ -9,8 +9,15 @@ import Synchronization
 /// Swift's cooperative pool would park one of its few threads (one per core) for a whole round trip or timeout,
 /// starving unrelated tasks. A small pool (default 4) of dedicated threads keeps blocking off the pool, gives each
 /// `redisContext` a single owner (no locking around C state), and preserves per-connection ordering for pipelines.
+///
+/// Every job queued while the thread was busy goes out in one pipeline: one write, and each job resumed as soon as
+/// its own replies are read. Under load that is one thread wake-up and one write per batch instead of per command.
 final class ConnectionWorker: Sendable {
-    typealias Job = @Sendable (RedisConnection) -> Void
+    /// Commands to pipeline, and what to call with their replies (on the I/O thread).
+    struct Job: Sendable {
+        let commands: [[[UInt8]]]
+        let complete: @Sendable (Result<[RedisValue], RedisError>) -> Void
+    }
 
     private struct State {
         var jobs: [Job] = []
@@ -41,19 +48,16 @@ final class ConnectionWorker: Sendable {
         thread.start()
     }
 
-    /// Runs `work` on the I/O thread and returns its result; fails with `clientClosed` after `shutdown()`.
-    func submit<T: Sendable>(
-        _ work: @escaping @Sendable (RedisConnection) throws(RedisError) -> T
-    ) async throws(RedisError) -> T {
-        let result: Result<T, RedisError> = await withCheckedContinuation { continuation in
+    /// Pipelines `commands` on the I/O thread and returns their replies; fails with `clientClosed` after `shutdown()`.
+    func submit(_ commands: [[[UInt8]]]) async throws(RedisError) -> [RedisValue] {
+        let result: Result<[RedisValue], RedisError> = await withCheckedContinuation { continuation in
             let accepted = state.withLock { state in
                 guard !state.closing else { return false }
                 state.load += 1
-                state.jobs.append { [self] connection in
-                    let result = Result { () throws(RedisError) -> T in try work(connection) }
+                state.jobs.append(Job(commands: commands) { [self] result in
                     self.state.withLock { $0.load -= 1 }
                     continuation.resume(returning: result)
-                }
+                })
                 return true
             }
             if accepted {
@@ -97,7 +101,7 @@ final class ConnectionWorker: Sendable {
                 defer { state.jobs.removeAll(keepingCapacity: true) }
                 return (state.jobs, state.closing)
             }
-            for job in jobs { job(connection) }
+            if !jobs.isEmpty { connection.execute(jobs) }
             // Once closing is set no job can be added, so an empty queue then stays empty.
             if closing && jobs.isEmpty { return }
             if closing { wakeup.signal() }  // drain what was queued before shutdown, then see the empty queue

@@ -12,7 +12,6 @@ public final class RedisClient: Sendable {
     /// The configuration this client was created with.
     public let configuration: RedisConfiguration
     private let workers: [ConnectionWorker]
-    private let nextWorker = Atomic<Int>(0)
     private let logger: Logger
 
     /// Creates the client and starts its I/O threads; connections open lazily on first use.
@@ -63,14 +62,13 @@ public final class RedisClient: Sendable {
         logger.debug("Redis client closed", metadata: ["redis.host": "\(configuration.host):\(configuration.port)"])
     }
 
-    /// The first idle connection after a rotating start (so idle pools spread evenly), else the least loaded one;
-    /// a slow command or a long pipeline thus does not hold up commands that another connection can take.
+    /// The first idle connection, in pool order, else the least loaded one: a slow command or a long pipeline does
+    /// not hold up commands that another connection can take, while light traffic stays on the first connections
+    /// (their threads stay warm, and commands arriving together share a pipeline).
     private func pickWorker() -> ConnectionWorker {
-        let start = Int(UInt(bitPattern: nextWorker.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(workers.count))
-        var best = workers[start]
+        var best = workers[0]
         var bestLoad = Int.max
-        for offset in 0..<workers.count {
-            let worker = workers[(start + offset) % workers.count]
+        for worker in workers {
             let load = worker.load
             if load == 0 { return worker }
             if load < bestLoad { (best, bestLoad) = (worker, load) }
@@ -83,8 +81,6 @@ public final class RedisClient: Sendable {
             throw RedisError(code: .invalidArgument, message: "command \(empty) has no arguments")
         }
         logger.trace("Redis command", metadata: ["redis.command": "\(RedisConnection.commandName(commands))"])
-        return try await pickWorker().submit { connection throws(RedisError) in
-            try connection.execute(commands)
-        }
+        return try await pickWorker().submit(commands)
     }
 }

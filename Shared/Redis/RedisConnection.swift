@@ -22,24 +22,36 @@ final class RedisConnection {
         self.logger[metadataKey: "redis.connection"] = "\(index)"
     }
 
-    /// Sends all commands as one pipeline (append all, then read all replies); error replies are returned in place.
-    func execute(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisValue] {
-        let context = try connectedContext()
+    /// Sends every job's commands as one pipeline (append all, then read the replies in order), completing each job
+    /// once its replies are read; error replies are returned in place. A connection failure fails the job being read
+    /// and every one after it.
+    func execute(_ jobs: [ConnectionWorker.Job]) {
+        let context: HiredisContext
         do {
-            for command in commands { try context.append(command) }
-            var replies: [RedisValue] = []
-            replies.reserveCapacity(commands.count)
-            for _ in commands { replies.append(try context.readReply()) }
-            return replies
+            context = try connectedContext()
+        } catch {
+            for job in jobs { job.complete(.failure(error)) }
+            return
+        }
+        var completed = 0
+        do {
+            for job in jobs { for command in job.commands { try context.append(command) } }
+            for job in jobs {
+                var replies: [RedisValue] = []
+                replies.reserveCapacity(job.commands.count)
+                for _ in job.commands { replies.append(try context.readReply()) }
+                completed += 1
+                job.complete(.success(replies))
+            }
         } catch {
             self.context = nil  // frees the hiredis context and closes its socket
             logger.info(
                 "Redis connection failed during a command; it will reconnect before the next one",
                 metadata: [
-                    "redis.command": "\(Self.commandName(commands))",
+                    "redis.command": "\(Self.commandName(jobs[completed...].flatMap(\.commands)))",
                     "redis.error": "\(error.code.rawValue)",
                 ])
-            throw error
+            for job in jobs[completed...] { job.complete(.failure(error)) }
         }
     }
 

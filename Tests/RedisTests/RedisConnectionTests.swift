@@ -129,11 +129,15 @@ struct RedisConnectionTests {
 
     @Test func closeClosesServerConnections() async throws {
         try await withRedis(poolSize: 3) { server, client in
-            for _ in 0..<3 { try await client.ping() }
+            // Concurrent blocking commands open every connection (an idle pool uses its first one).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<30 { group.addTask { _ = try await client.send(["BLPOP", "test:never-filled", "0.02"]) } }
+                try await group.waitForAll()
+            }
             let observer = try RedisClient(
                 configuration: RedisConfiguration(url: server.url, poolSize: 1), logger: testLogger())
             let before = try #require(try await observer.send(["CLIENT", "LIST"]).string)
-            #expect(before.split(separator: "\n").count == 4)
+            #expect(before.split(separator: "\n").count == 4)  // the pool's three and the observer
             await client.close()
             // close() returns only after every socket is closed; the server notices within its event loop tick.
             var remaining = 4
