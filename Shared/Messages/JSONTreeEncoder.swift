@@ -13,7 +13,7 @@ enum JSONTreeEncoder {
         let root = TreeEncoding(path: nil)
         try root.store(value)
         var writer = JSONTextWriter(capacity: 256)
-        try root.node.write(to: &writer, path: nil)
+        try root.node.write(to: &writer)
         return writer.bytes
     }
 }
@@ -23,38 +23,38 @@ enum EncodedValue {
     case value(JSONValue)
     case node(EncodingNode)
 
-    func write(to writer: inout JSONTextWriter, path: TreePath?) throws {
+    // Writing builds no coding paths (an allocation per member): the one failure, a non-finite number, is reported
+    // without one.
+    func write(to writer: inout JSONTextWriter) throws {
         switch self {
-        case .value(let value): try Self.write(value, to: &writer, path: path)
-        case .node(let node): try node.write(to: &writer, path: path)
+        case .value(let value): try Self.write(value, to: &writer)
+        case .node(let node): try node.write(to: &writer)
         }
     }
 
-    static func write(_ value: JSONValue, to writer: inout JSONTextWriter, path: TreePath?) throws {
+    static func write(_ value: JSONValue, to writer: inout JSONTextWriter) throws {
         switch value {
         case .null: writer.append("null")
         case .bool(let bool): writer.append(bool ? "true" : "false")
         case .number(let number):
             guard writer.writeNumber(number) else {
                 throw EncodingError.invalidValue(number, .init(
-                    codingPath: TreePath.array(path), debugDescription: "a number is out of range"))
+                    codingPath: [], debugDescription: "a number is out of range (not finite)"))
             }
         case .string(let string): writer.writeString(string)
         case .array(let elements):
             writer.append(ascii: UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { writer.append(ascii: UInt8(ascii: ",")) }
-                try write(element, to: &writer, path: TreePath.appending(path, AnyCodingKey(index: index)))
+                try write(element, to: &writer)
             }
             writer.append(ascii: UInt8(ascii: "]"))
         case .object(let members):
-            try writeObject(members.map { ($0.key, EncodedValue.value($0.value)) }, to: &writer, path: path)
+            try writeObject(members.map { ($0.key, EncodedValue.value($0.value)) }, to: &writer)
         }
     }
 
-    static func writeObject(_ members: [(String, EncodedValue)], to writer: inout JSONTextWriter, path: TreePath?)
-        throws
-    {
+    static func writeObject(_ members: [(String, EncodedValue)], to writer: inout JSONTextWriter) throws {
         writer.append(ascii: UInt8(ascii: "{"))
         for (index, (key, member)) in members.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) })
             .enumerated()
@@ -62,7 +62,7 @@ enum EncodedValue {
             if index > 0 { writer.append(ascii: UInt8(ascii: ",")) }
             writer.writeString(key)
             writer.append(ascii: UInt8(ascii: ":"))
-            try member.write(to: &writer, path: TreePath.appending(path, AnyCodingKey(key)))
+            try member.write(to: &writer)
         }
         writer.append(ascii: UInt8(ascii: "}"))
     }
@@ -74,18 +74,18 @@ final class EncodingNode {
     var array: [EncodedValue]?
     var single: EncodedValue?
 
-    func write(to writer: inout JSONTextWriter, path: TreePath?) throws {
+    func write(to writer: inout JSONTextWriter) throws {
         if let single {
-            try single.write(to: &writer, path: path)
+            try single.write(to: &writer)
         } else if let array {
             writer.append(ascii: UInt8(ascii: "["))
             for (index, element) in array.enumerated() {
                 if index > 0 { writer.append(ascii: UInt8(ascii: ",")) }
-                try element.write(to: &writer, path: TreePath.appending(path, AnyCodingKey(index: index)))
+                try element.write(to: &writer)
             }
             writer.append(ascii: UInt8(ascii: "]"))
         } else {
-            try EncodedValue.writeObject(object ?? [], to: &writer, path: path)
+            try EncodedValue.writeObject(object ?? [], to: &writer)
         }
     }
 }
@@ -119,17 +119,19 @@ final class TreeEncoding: Encoder {
         node.single = try Self.encoded(value, path: path)
     }
 
-    /// A value's encoding: JSON values, strings, numbers and dates directly, anything else through its `encode(to:)`.
-    static func encoded<T: Encodable>(_ value: T, path: TreePath?) throws -> EncodedValue {
+    /// A value's encoding: JSON values, strings, numbers, dates and UUIDs directly, anything else through its
+    /// `encode(to:)`. The path is made only for the latter (a leaf needs none: an allocation per member spared).
+    static func encoded<T: Encodable>(_ value: T, path: @autoclosure () -> TreePath?) throws -> EncodedValue {
         switch value {
         case let json as JSONValue: return .value(json)
         case let string as String: return .value(.string(string))
+        case let uuid as UUID: return .value(.string(uuid.uuidString))  // what UUID's own encode(to:) writes
         case let bool as Bool: return .value(.bool(bool))
         case let number as Double: return .value(.number(number))
         case let int as Int: return .value(.number(Double(int)))
         case let date as Date: return .value(.string(Timestamp.string(from: date)))
         default:
-            let encoding = TreeEncoding(path: path)
+            let encoding = TreeEncoding(path: path())
             try value.encode(to: encoding)
             return .node(encoding.node)
         }
