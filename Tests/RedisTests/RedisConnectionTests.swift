@@ -131,7 +131,7 @@ struct RedisConnectionTests {
         try await withRedis(poolSize: 3) { server, client in
             // Concurrent blocking commands open every connection (an idle pool uses its first one).
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<30 { group.addTask { _ = try await client.send(["BLPOP", "test:never-filled", "0.02"]) } }
+                for _ in 0..<30 { group.addTask { _ = try await client.send(["BLPOP", "test:never-filled", "0.2"]) } }
                 try await group.waitForAll()
             }
             let observer = try RedisClient(
