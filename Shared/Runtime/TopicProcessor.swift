@@ -91,8 +91,8 @@ public struct TopicProcessor: Service {
                     }
                     if starts {
                         group.addTask {
-                            await run(lane, first: record, lanes: lanes, limiter: limiter, duration: duration,
-                                      outcomes: outcomes)
+                            await self.lane(lane, first: record, lanes: lanes, limiter: limiter,
+                                            duration: duration, outcomes: outcomes)
                         }
                     }
                 }
@@ -106,8 +106,8 @@ public struct TopicProcessor: Service {
 
     /// Handles one lane's records in order, committing what all lanes of the partition have handled. A record that
     /// can be neither handled nor dead-lettered stops the processor (closing the consumer ends the reading).
-    private func run(_ lane: LaneKey, first: KafkaMessage, lanes: LaneBook, limiter: InFlightLimiter,
-                     duration: Timer, outcomes: [Outcome: Counter]) async {
+    private func lane(_ lane: LaneKey, first: KafkaMessage, lanes: LaneBook, limiter: InFlightLimiter,
+                      duration: Timer, outcomes: [Outcome: Counter]) async {
         var next: KafkaMessage? = first
         while let record = next {
             if !lanes.withLock({ $0.stopped }) {  // else drain what was dispatched, uncommitted, freeing its slots
@@ -197,16 +197,15 @@ struct CommitPoint {
     /// Notes a handled record; returns the record to commit (its offset + 1 is stored) when the partition's
     /// handled prefix grew, else nil.
     mutating func handled(_ record: KafkaMessage) -> KafkaMessage? {
-        guard var queue = pending[record.partition],
-              let index = queue.firstIndex(where: { !$0.handled && $0.record.offset == record.offset })
+        // Mutated in place (a copy taken out of the dictionary would be copied again on its first write).
+        guard let index = pending[record.partition]?.firstIndex(where: { !$0.handled && $0.record.offset == record.offset })
         else { return nil }
-        queue[index].handled = true
-        var last: KafkaMessage?
-        while let head = queue.first, head.handled {
-            last = head.record
-            queue.removeFirst()
-        }
-        pending[record.partition] = queue.isEmpty ? nil : queue
+        pending[record.partition]![index].handled = true
+        let done = pending[record.partition]!.prefix(while: \.handled).count
+        guard done > 0 else { return nil }
+        let last = pending[record.partition]![done - 1].record
+        pending[record.partition]!.removeFirst(done)
+        if pending[record.partition]!.isEmpty { pending[record.partition] = nil }
         return last
     }
 }

@@ -179,18 +179,22 @@ struct VerifyBenchmark: Sendable {
         var requests: [AckDriver.Request] = []
         requests.reserveCapacity(count)
         for (index, outcome) in issued.outcomes.enumerated() {
-            guard let challenge = outcome?.answer?.objectValue?["challenge"]?.stringValue,
-                  let bytes = Self.base64URLDecode(challenge)
-            else {
+            guard let challenge = outcome?.answer?.objectValue?["challenge"]?.stringValue else {
                 throw BenchError("challenge \(index) not issued: \(String(describing: outcome?.answer))")
             }
-            let signature = try stack.keys[index % users].signature(for: bytes).rawRepresentation
-            requests.append(AckDriver.Request(client: index % users, event: ClientEvent.biometricVerify.rawValue, argument: [
-                "recordId": .string(VerifyBenchStack.record(index % users)), "challenge": .string(challenge),
-                "signature": .string(RecordPublisher.base64url(signature)),
-            ]))
+            requests.append(try Self.signedVerify(user: index % users, challenge: challenge, stack: stack))
         }
         return (requests, PhaseResult(issued, succeeded: count))
+    }
+
+    /// The `biometric:verify` request of client `user` for `challenge`, signed with that user's key.
+    private static func signedVerify(user: Int, challenge: String, stack: VerifyBenchStack) throws -> AckDriver.Request {
+        guard let bytes = base64URLDecode(challenge) else { throw BenchError("challenge \(challenge) not base64url") }
+        let signature = try stack.keys[user].signature(for: bytes).rawRepresentation
+        return AckDriver.Request(client: user, event: ClientEvent.biometricVerify.rawValue, argument: [
+            "recordId": .string(VerifyBenchStack.record(user)), "challenge": .string(challenge),
+            "signature": .string(RecordPublisher.base64url(signature)),
+        ])
     }
 
     /// Stores `count` challenges the way the worker issues them (its `ChallengeStore`, straight into redis-server) and
@@ -207,14 +211,7 @@ struct VerifyBenchmark: Sendable {
                 let user = index % users
                 let (challenge, _) = try await store.issue(userId: VerifyBenchStack.user(user),
                                                            recordId: VerifyBenchStack.record(user))
-                guard let bytes = Self.base64URLDecode(challenge) else {
-                    throw BenchError("challenge \(index) not base64url")
-                }
-                let signature = try stack.keys[user].signature(for: bytes).rawRepresentation
-                requests.append(AckDriver.Request(client: user, event: ClientEvent.biometricVerify.rawValue, argument: [
-                    "recordId": .string(VerifyBenchStack.record(user)), "challenge": .string(challenge),
-                    "signature": .string(RecordPublisher.base64url(signature)),
-                ]))
+                requests.append(try Self.signedVerify(user: user, challenge: challenge, stack: stack))
             }
         } catch {
             await redis.close()
@@ -274,9 +271,8 @@ struct VerifyBenchmark: Sendable {
     static func p99BySecond(_ outcomes: [AckDriver.Outcome?], rate: Double) -> [Double] {
         let perSecond = max(1, Int(rate))
         return stride(from: 0, to: outcomes.count, by: perSecond).map { start in
-            let window = outcomes[start..<min(start + perSecond, outcomes.count)].compactMap { $0?.latencyMs }.sorted()
-            guard !window.isEmpty else { return 0 }
-            return window[min(window.count - 1, Int((Double(window.count) * 0.99).rounded(.up)) - 1)]
+            let window = outcomes[start..<min(start + perSecond, outcomes.count)].compactMap { $0?.latencyMs }
+            return LatencyResult(milliseconds: window, cpuSeconds: 0).p99
         }
     }
 
